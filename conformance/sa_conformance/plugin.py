@@ -1,0 +1,165 @@
+"""pytest plugin: claims as the unit, version applicability, hypothesis
+profiles and the leak guard.
+
+Loaded with ``-p sa_conformance.plugin`` (see pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from hypothesis import HealthCheck, settings
+
+from . import leakguard
+from .catalogue import Catalogue, CatalogueError, load_catalogue
+
+CATALOGUE_KEY = pytest.StashKey[Catalogue]()
+#: claim ids an item cites (set on every collected item with a claim mark)
+CLAIMS_KEY = pytest.StashKey[tuple]()
+#: reason an item is not applicable to the running SQLAlchemy (absent: applicable)
+NOT_APPLICABLE_KEY = pytest.StashKey[str]()
+
+ENV_PROFILE = "SA_CONFORMANCE_HYPOTHESIS_PROFILE"
+SA_VERSION = sqlalchemy.__version__
+
+# -- hypothesis profiles -----------------------------------------------------
+_common = dict(
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile("ci", derandomize=True, database=None, max_examples=25, stateful_step_count=25, **_common)
+settings.register_profile("dev", max_examples=40, stateful_step_count=30, **_common)
+settings.register_profile("thorough", max_examples=400, stateful_step_count=60, **_common)
+PROFILES = ("ci", "dev", "thorough")
+
+
+def default_profile() -> str:
+    chosen = os.environ.get(ENV_PROFILE)
+    if chosen:
+        return chosen
+    return "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("claims_catalogue", "path of the claims catalogue (TOML), relative to the ini file")
+    group = parser.getgroup("sa-conformance", "SQLAlchemy conformance: claims")
+    group.addoption(
+        "--claims-dump",
+        dest="sa_claims_dump",
+        default=None,
+        metavar="PATH",
+        help="after collection, write {test: [claim ids]} as JSON to PATH (used by the self-check)",
+    )
+
+
+def catalogue_path(config: pytest.Config) -> Path:
+    raw = config.getini("claims_catalogue") or "conformance/claims.toml"
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return (base / raw).resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "claim(*ids): the catalogue claim ids this test checks (conformance/claims.toml)"
+    )
+    config.addinivalue_line("markers", "selfcheck: a test of the suite itself; cites no claim")
+    try:
+        config.stash[CATALOGUE_KEY] = load_catalogue(catalogue_path(config))
+    except CatalogueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if not config.getoption("hypothesis_profile", None):
+        profile = default_profile()
+        if profile not in PROFILES:
+            raise pytest.UsageError(
+                f"unknown hypothesis profile {profile!r} (from {ENV_PROFILE}); choose from: {', '.join(PROFILES)}"
+            )
+        settings.load_profile(profile)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    cat = config.stash.get(CATALOGUE_KEY, None)
+    return [
+        f"SQLAlchemy {SA_VERSION}; hypothesis profile {settings._current_profile}; "
+        f"catalogue {len(cat) if cat else 0} claims"
+    ]
+
+
+def item_claims(item: pytest.Item) -> tuple[str, ...]:
+    ids: list[str] = []
+    for mark in item.iter_markers("claim"):
+        ids.extend(mark.args)
+    return tuple(dict.fromkeys(ids))
+
+
+def test_id(item: pytest.Item) -> str:
+    """Node id without the parametrisation suffix."""
+    return item.nodeid.split("[", 1)[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cat = config.stash[CATALOGUE_KEY]
+    for item in items:
+        ids = item_claims(item)
+        item.stash[CLAIMS_KEY] = ids
+        unknown = cat.unknown(ids)
+        if unknown:
+            # Fails at setup with a clear message; the self-check also lists it.
+            item.add_marker(pytest.mark.usefixtures("_sa_unknown_claim"))
+            continue
+        outside = [cat[i] for i in ids if not cat[i].applies_to(SA_VERSION)]
+        if outside:
+            reason = "not applicable: " + "; ".join(
+                f"{c.id} holds for SQLAlchemy {c.range_text}" for c in outside
+            ) + f" (running {SA_VERSION})"
+            item.stash[NOT_APPLICABLE_KEY] = reason
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    path = session.config.getoption("sa_claims_dump")
+    if not path:
+        return
+    tests: dict[str, list[str]] = {}
+    for item in session.items:
+        if item.get_closest_marker("selfcheck"):
+            continue
+        tests.setdefault(test_id(item), [])
+        for cid in item.stash.get(CLAIMS_KEY, ()):
+            if cid not in tests[test_id(item)]:
+                tests[test_id(item)].append(cid)
+    Path(path).write_text(json.dumps(tests, indent=1, sort_keys=True), encoding="utf-8")
+
+
+@pytest.fixture
+def _sa_unknown_claim(request: pytest.FixtureRequest) -> None:
+    cat = request.config.stash[CATALOGUE_KEY]
+    unknown = cat.unknown(request.node.stash.get(CLAIMS_KEY, ()))
+    pytest.fail(f"cites unknown claim id(s) {', '.join(unknown)}; add them to {cat.path.name}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def catalogue(pytestconfig: pytest.Config) -> Catalogue:
+    return pytestconfig.stash[CATALOGUE_KEY]
+
+
+# -- leak guard --------------------------------------------------------------
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item):
+    leakguard.begin_test()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem):
+    try:
+        result = yield
+    finally:
+        leaks = leakguard.end_test()
+    if leaks:
+        raise leakguard.LeakError("leak: " + " | ".join(leaks))
+    return result
