@@ -1,7 +1,8 @@
 """The claims catalogue: loading, validation and version applicability.
 
 A claim is one observable, documented statement about Session, sessionmaker or
-scoped_session.  The catalogue (``conformance/claims.toml``) is the unit of
+scoped_session.  The catalogue (``conformance/claims/<family>.toml``, one file
+per claim family, beside ``conformance/tests/test_<family>.py``) is the unit of
 everything this project reports: tests cite claim ids with
 ``@pytest.mark.claim("family.slug", ...)`` and results are keyed by claim id.
 
@@ -168,33 +169,57 @@ def _str_field(raw: Mapping, key: str, where: str, *, required: bool = True) -> 
     return value.strip()
 
 
-def load_catalogue(path: str | Path) -> Catalogue:
-    """Load and validate the catalogue, raising :class:`CatalogueError` with a
-    one-line message naming the file, the claim and the problem."""
-    path = Path(path)
+META_FILE = "_catalogue.toml"
+
+
+def _read_toml(path: Path) -> dict:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CatalogueError(f"claims catalogue not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CatalogueError(f"{path}: not valid TOML: {exc}") from None
 
-    supported = data.get("supported_series")
-    if not (isinstance(supported, list) and supported and all(isinstance(s, str) for s in supported)):
-        raise CatalogueError(f"{path}: 'supported_series' must be a non-empty list of 'X.Y' strings")
-    cat = Catalogue(path=path, supported_series=tuple(supported))
 
+def load_catalogue(path: str | Path) -> Catalogue:
+    """Load and validate the catalogue directory (``_catalogue.toml`` with the
+    supported series, then one ``<family>.toml`` per claim family), raising
+    :class:`CatalogueError` with a one-line message naming the file, the claim
+    and the problem."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CatalogueError(f"claims catalogue directory not found: {path}")
+    meta = _read_toml(path / META_FILE)
+    supported = meta.get("supported_series")
+    if not (isinstance(supported, list) and supported and all(isinstance(s, str) for s in supported)):
+        raise CatalogueError(f"{path / META_FILE}: 'supported_series' must be a non-empty list of 'X.Y' strings")
+    cat = Catalogue(path=path, supported_series=tuple(supported))
+    for file in sorted(path.glob("*.toml")):
+        if file.name == META_FILE:
+            continue
+        if file.stem not in FAMILIES:
+            raise CatalogueError(f"{file}: file name must be a family ({', '.join(FAMILIES)})")
+        _load_family_file(cat, file, _read_toml(file))
+    if not cat.claims:
+        raise CatalogueError(f"{path}: no [[claim]] entries")
+    return cat
+
+
+def _load_family_file(cat: Catalogue, file: Path, data: dict) -> None:
+    extra_top = set(data) - {"claim"}
+    if extra_top:
+        raise CatalogueError(f"{file.name}: unexpected top-level key(s) {', '.join(sorted(extra_top))}")
     for index, raw in enumerate(data.get("claim", [])):
-        where = f"{path.name}: claim #{index + 1}"
+        where = f"{file.name}: claim #{index + 1}"
         cid = _str_field(raw, "id", where)
-        where = f"{path.name}: claim {cid!r}"
+        where = f"{file.name}: claim {cid!r}"
         if not ID_PATTERN.match(cid):
             raise CatalogueError(f"{where}: id must look like 'family.slug' (lowercase, hyphens)")
         if cid in cat.claims:
             raise CatalogueError(f"{where}: duplicate id")
         family = _str_field(raw, "family", where)
-        if family not in FAMILIES:
-            raise CatalogueError(f"{where}: unknown family {family!r}; known: {', '.join(FAMILIES)}")
+        if family != file.stem:
+            raise CatalogueError(f"{where}: family {family!r} does not match its file {file.name}")
         if not cid.startswith(family + "."):
             raise CatalogueError(f"{where}: id must start with its family {family!r}")
         since = _str_field(raw, "since", where, required=False)
@@ -222,9 +247,6 @@ def load_catalogue(path: str | Path) -> Catalogue:
             until=until,
             note=_str_field(raw, "note", where, required=False),
         )
-    if not cat.claims:
-        raise CatalogueError(f"{path}: no [[claim]] entries")
-    return cat
 
 
 def coverage_problems(cat: Catalogue, tests: Mapping[str, list[str]]) -> list[str]:
@@ -249,6 +271,12 @@ def coverage_problems(cat: Catalogue, tests: Mapping[str, list[str]]) -> list[st
                 f"({', '.join(cat.supported_series)})"
             )
             continue
+        module = "test_" + claim.family.replace("-", "_")
+        cited_in = {t.split("::", 1)[0].rsplit("/", 1)[-1] for t, ids in tests.items() if claim.id in ids}
+        if cited_in and not any(m.startswith(module) for m in cited_in):
+            problems.append(
+                f"{claim.id}: tested only in {', '.join(sorted(cited_in))}; its family module is {module}*.py"
+            )
         for series in live:
             covering = [
                 t

@@ -58,14 +58,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def catalogue_path(config: pytest.Config) -> Path:
-    raw = config.getini("claims_catalogue") or "conformance/claims.toml"
+    raw = config.getini("claims_catalogue") or "conformance/claims"
     base = config.inipath.parent if config.inipath else config.rootpath
     return (base / raw).resolve()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "claim(*ids): the catalogue claim ids this test checks (conformance/claims.toml)"
+        "markers", "claim(*ids): the catalogue claim ids this test checks (conformance/claims/<family>.toml)"
     )
     config.addinivalue_line("markers", "selfcheck: a test of the suite itself; cites no claim")
     try:
@@ -139,7 +139,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _sa_unknown_claim(request: pytest.FixtureRequest) -> None:
     cat = request.config.stash[CATALOGUE_KEY]
     unknown = cat.unknown(request.node.stash.get(CLAIMS_KEY, ()))
-    pytest.fail(f"cites unknown claim id(s) {', '.join(unknown)}; add them to {cat.path.name}", pytrace=False)
+    pytest.fail(f"cites unknown claim id(s) {', '.join(unknown)}; add them to {cat.path}/<family>.toml", pytrace=False)
 
 
 @pytest.fixture(scope="session")

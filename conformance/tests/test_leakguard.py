@@ -41,7 +41,7 @@ def test_clean(scoped):
 def inner(pytester: pytest.Pytester):
     pytester.makefile(
         ".toml",
-        pyproject=f'[tool.pytest.ini_options]\nclaims_catalogue = "{REPO / "conformance" / "claims.toml"}"\n',
+        pyproject=f'[tool.pytest.ini_options]\nclaims_catalogue = "{REPO / "conformance" / "claims"}"\n',
     )
     pytester.makeconftest((REPO / "conformance" / "tests" / "conftest.py").read_text())
     pytester.makepyfile(test_leaky=LEAKY_TESTS)
