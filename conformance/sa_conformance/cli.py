@@ -1,0 +1,330 @@
+"""``sa-conformance``: reports, diffs and the catalogue outside pytest.
+
+    sa-conformance report RESULTS... [--html PATH] [--md PATH]
+    sa-conformance diff OLD NEW [--html PATH] [--md PATH]
+    sa-conformance claims [QUERY] [--family F] [--tests] [--json]
+    sa-conformance check [--no-collect]
+    sa-conformance upgrade-diff OLD_SERIES NEW_SERIES [--html PATH] [-- PYTEST_ARGS...]
+
+Exit status: 0 success; 1 ``diff``/``upgrade-diff`` found new failures or
+``check`` found problems; 2 bad input (missing, empty, corrupt or invalid
+results files, files from different suites, a broken catalogue).  Errors are
+one line on stderr, never a traceback (set SA_CONFORMANCE_DEBUG=1 for one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+PACKAGE_DIR = Path(__file__).resolve().parent
+SERIES_ENVS = {"1.4": "sa14", "2.0": "sa20", "2.1": "sa21", "pre": "sapre"}
+
+
+class CliError(Exception):
+    """Bad input: one line on stderr, exit 2."""
+
+
+def _redactor():
+    from .redact import from_environment
+
+    return from_environment()
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write("sa-conformance: " + _redactor()(text).replace("\n", " ") + "\n")
+
+
+def _load_all(paths: Sequence[str]) -> list[dict]:
+    from .results import load_results
+
+    return [load_results(p) for p in paths]
+
+
+def _repo_root() -> Path:
+    """The checkout this package lives in (editable install), else cwd."""
+    candidate = PACKAGE_DIR.parent.parent
+    if (candidate / "pyproject.toml").exists() and (candidate / "conformance" / "claims").is_dir():
+        return candidate
+    return Path.cwd()
+
+
+def _catalogue_dir(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    local = Path.cwd() / "conformance" / "claims"
+    return local if local.is_dir() else _repo_root() / "conformance" / "claims"
+
+
+# -- verbs ---------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import check_same_suite, html_matrix, markdown_summary
+    from .results import write_atomic
+
+    docs = _load_all(args.results)
+    check_same_suite(docs, args.results)
+    redact = _redactor()
+    if args.html:
+        write_atomic(Path(args.html), html_matrix(docs, redact, title=args.title))
+        _err_info(f"wrote {args.html}")
+    if args.md:
+        write_atomic(Path(args.md), markdown_summary(docs, redact))
+        _err_info(f"wrote {args.md}")
+    if not args.html and not args.md:
+        _out(markdown_summary(docs, redact))
+    return EXIT_OK
+
+
+def _err_info(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from . import diff as diffmod
+
+    old, new = _load_all([args.old, args.new])
+    d = diffmod.diff_results(old, new, args.old, args.new)
+    redact = _redactor()
+    if args.html:
+        from .results import write_atomic
+
+        write_atomic(Path(args.html), diffmod.html(d, redact))
+        _err_info(f"wrote {args.html}")
+    text = diffmod.markdown(d, redact)
+    if args.md:
+        from .results import write_atomic
+
+        write_atomic(Path(args.md), text)
+    else:
+        _out(text)
+    return diffmod.exit_code(d) if not args.no_gate else EXIT_OK
+
+
+def _collect_claim_tests(root: Path, catalogue: Path | None = None) -> dict[str, list[str]]:
+    """{test id: [claim ids]} by collecting the suite in a subprocess."""
+    with tempfile.TemporaryDirectory(prefix="sa-conformance-cli-") as tmp:
+        dump = Path(tmp) / "claims.json"
+        cmd = [
+            sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+            f"--junitxml={Path(tmp) / 'junit.xml'}", "--backend", "sqlite-memory", f"--claims-dump={dump}",
+        ]
+        if catalogue is not None:
+            cmd += ["-o", f"claims_catalogue={catalogue.resolve()}"]
+        cmd.append(str(root / "conformance" / "tests"))
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0 or not dump.exists():
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["(no output)"]
+            raise CliError(f"collecting the tests failed (pytest exit {proc.returncode}): {tail[0]}")
+        return json.loads(dump.read_text(encoding="utf-8"))
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from .catalogue import load_catalogue
+
+    cat = load_catalogue(_catalogue_dir(args.catalogue))
+    tests_by_claim: dict[str, list[str]] = {}
+    if args.tests:
+        for test, ids in _collect_claim_tests(_repo_root()).items():
+            for cid in ids:
+                tests_by_claim.setdefault(cid, []).append(test)
+    q = (args.query or "").lower()
+    rows = []
+    for c in cat:
+        if args.family and c.family != args.family:
+            continue
+        hay = " ".join([c.id, c.claim, c.section, c.source, c.note or ""]).lower()
+        if q and q not in hay:
+            continue
+        row = c.to_json()
+        row["range"] = c.range_text
+        if args.tests:
+            row["tests"] = sorted(tests_by_claim.get(c.id, []))
+        rows.append(row)
+    if args.json:
+        _out(json.dumps(rows, indent=1))
+        return EXIT_OK
+    for row in rows:
+        _out(f"{row['id']}  [{row['range']}]")
+        _out(f"    {row['claim']}")
+        _out(f"    source: {row['source']}  ({row['section']})")
+        if args.tests:
+            if row["tests"]:
+                for t in row["tests"]:
+                    _out(f"    test: {t}")
+            else:
+                _out("    test: (none)")
+    sys.stderr.write(f"{len(rows)} of {len(cat)} claims\n")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .catalogue import coverage_problems, load_catalogue
+    from .expectations import load_expectations
+
+    cat_dir = _catalogue_dir(args.catalogue)
+    cat = load_catalogue(cat_dir)
+    exp_path = Path(args.expectations) if args.expectations else cat_dir.parent / "expectations.toml"
+    expectations = load_expectations(exp_path, known_claims=[c.id for c in cat])
+    _out(f"catalogue {cat_dir}: {len(cat)} claims in {len(cat.by_family())} families, valid")
+    _out(f"expectations {exp_path}: {len(expectations)} active entr{'y' if len(expectations) == 1 else 'ies'}, valid")
+    if args.no_collect:
+        return EXIT_OK
+    tests = _collect_claim_tests(_repo_root(), cat_dir if args.catalogue else None)
+    problems = coverage_problems(cat, tests)
+    if problems:
+        _out(f"{len(problems)} problem(s):")
+        for p in problems:
+            _out(f"  {p}")
+        return EXIT_FAIL
+    _out(f"{len(tests)} tests cite claims; every claim is tested on every supported series it covers")
+    return EXIT_OK
+
+
+def _env_for(series: str) -> str:
+    if series in SERIES_ENVS.values():
+        return series
+    if series in SERIES_ENVS:
+        return SERIES_ENVS[series]
+    raise CliError(f"unknown SQLAlchemy series {series!r}; choose from {', '.join(SERIES_ENVS)}")
+
+
+def cmd_upgrade_diff(args: argparse.Namespace) -> int:
+    root = _repo_root()
+    old_env, new_env = _env_for(args.old), _env_for(args.new)
+    if not args.no_run:
+        tox = shutil.which("tox") or str(Path(sys.executable).with_name("tox"))
+        if not Path(tox).exists() and not shutil.which("tox"):
+            raise CliError("tox is not installed (pip install 'sa-session-conformance[dev]')")
+        cmd = [tox, "-c", str(root / "tox.ini"), "-e", f"{old_env},{new_env}"]
+        if args.pytest_args:
+            cmd += ["--", *args.pytest_args]
+        _err_info("running: " + _redactor()(" ".join(cmd)))
+        proc = subprocess.run(cmd, cwd=root, stdout=sys.stderr)  # stdout: only the diff
+        if proc.returncode not in (0, 1):
+            # tox returns the worst env status; pytest exit 1 (failures) still left results
+            _err_info(f"tox exited {proc.returncode}; diffing whatever results were written")
+    ns = argparse.Namespace(
+        old=str(root / "reports" / old_env / "results.json"),
+        new=str(root / "reports" / new_env / "results.json"),
+        html=args.html, md=args.md, no_gate=args.no_gate,
+    )
+    return cmd_diff(ns)
+
+
+# -- parser ----------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sa-conformance",
+        description="Reports, diffs and catalogue tools of the SQLAlchemy session conformance suite.",
+        epilog="Exit status: 0 ok; 1 new failures (diff) or problems (check); 2 bad input.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    r = sub.add_parser(
+        "report", help="results file(s) -> HTML claims matrix and/or Markdown summary",
+        description="Render one or more results files. Several files (e.g. one per SQLAlchemy version) merge "
+        "into one matrix with a column per backend and version. Without --html/--md, Markdown goes to stdout.",
+    )
+    r.add_argument("results", nargs="+", metavar="RESULTS", help="results.json file(s)")
+    r.add_argument("--html", metavar="PATH", help="write the self-contained HTML matrix here")
+    r.add_argument("--md", metavar="PATH", help="write the Markdown summary here")
+    r.add_argument("--title", default=None, help="HTML page title")
+    r.set_defaults(func=cmd_report)
+
+    d = sub.add_parser(
+        "diff", help="compare two results files (CI gate)",
+        description="Diff two results files keyed by (claim, backend, scope mode): regressed, fixed, newly "
+        "applicable, no longer applicable, appeared, vanished, changed failure message. Markdown to stdout. "
+        "Exit 1 when the new run has failures the old one did not.",
+    )
+    d.add_argument("old", metavar="OLD")
+    d.add_argument("new", metavar="NEW")
+    d.add_argument("--html", metavar="PATH", help="also write the diff as HTML")
+    d.add_argument("--md", metavar="PATH", help="write the Markdown here instead of stdout")
+    d.add_argument("--no-gate", action="store_true", help="exit 0 even when there are new failures")
+    d.set_defaults(func=cmd_diff)
+
+    c = sub.add_parser("claims", help="list or search the claims catalogue",
+                       description="List catalogue claims (id, range, text, source), optionally with their tests.")
+    c.add_argument("query", nargs="?", help="substring to search in id, text, section, source")
+    c.add_argument("--family", help="only this family")
+    c.add_argument("--tests", action="store_true", help="collect the suite and list the tests citing each claim")
+    c.add_argument("--json", action="store_true", help="JSON output")
+    c.add_argument("--catalogue", metavar="DIR", help="catalogue directory (default: conformance/claims)")
+    c.set_defaults(func=cmd_claims)
+
+    k = sub.add_parser("check", help="catalogue self-check outside pytest",
+                       description="Validate the catalogue and expectations.toml, collect the suite, and report "
+                       "claims without tests, tests citing unknown claims, and claims tested outside their module.")
+    k.add_argument("--catalogue", metavar="DIR", help="catalogue directory (default: conformance/claims)")
+    k.add_argument("--expectations", metavar="PATH", help="expectations file (default: conformance/expectations.toml)")
+    k.add_argument("--no-collect", action="store_true", help="only validate the files; do not collect tests")
+    k.set_defaults(func=cmd_check)
+
+    u = sub.add_parser(
+        "upgrade-diff", help="run two SQLAlchemy versions with tox and diff them",
+        description="Run `tox -e <old>,<new>` (series 1.4, 2.0, 2.1 or pre; or tox env names) and diff "
+        "reports/<env>/results.json. Arguments after -- go to pytest, e.g. "
+        "`sa-conformance upgrade-diff 2.0 2.1 --html reports/up.html -- --backend sqlite-memory,mysql`.",
+    )
+    u.add_argument("old", metavar="OLD_SERIES")
+    u.add_argument("new", metavar="NEW_SERIES")
+    u.add_argument("--html", metavar="PATH")
+    u.add_argument("--md", metavar="PATH")
+    u.add_argument("--no-gate", action="store_true")
+    u.add_argument("--no-run", action="store_true", help="only diff the existing results of the two envs")
+    u.set_defaults(func=cmd_upgrade_diff)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .catalogue import CatalogueError
+    from .expectations import ExpectationsError
+    from .results import ResultsError
+
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in args_list:  # upgrade-diff: what follows goes to pytest (via tox)
+        cut = args_list.index("--")
+        args_list, pytest_args = args_list[:cut], args_list[cut + 1:]
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if pytest_args and args.verb != "upgrade-diff":
+        parser.error("arguments after -- are only accepted by upgrade-diff")
+    args.pytest_args = pytest_args
+    try:
+        return int(args.func(args))
+    except (ResultsError, CatalogueError, ExpectationsError, CliError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        _err(f"{exc.__class__.__name__}: {exc.strerror or exc} {getattr(exc, 'filename', '') or ''}".strip())
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as exc:  # never a traceback
+        if os.environ.get("SA_CONFORMANCE_DEBUG"):
+            raise
+        _err(f"internal error: {exc.__class__.__name__}: {exc}")
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
