@@ -71,6 +71,13 @@ def expect_gone(path: str) -> None:
         _current.paths.append(path)
 
 
+def _alive(thread: threading.Thread) -> bool:
+    """``is_alive()``, also for a thread whose ``join()`` was interrupted (e.g.
+    by pytest-timeout's signal): CPython then marks it stopped although it
+    still runs; it stays in ``threading.enumerate()`` until it really ends."""
+    return thread.is_alive() or any(t is thread for t in threading.enumerate())
+
+
 def _describe(thread: threading.Thread) -> str:
     return f"thread {thread.name!r}{' (daemon)' if thread.daemon else ''}"
 
@@ -84,10 +91,10 @@ def end_test() -> list[str]:
     leaks = list(ledger.reported)
 
     deadline = time.monotonic() + THREAD_GRACE_SECONDS
-    new_threads = [t for t in threading.enumerate() if t not in ledger.threads and t.is_alive()]
+    new_threads = [t for t in threading.enumerate() if t not in ledger.threads and _alive(t)]
     for t in new_threads:
         t.join(max(0.0, deadline - time.monotonic()))
-    alive = [t for t in new_threads if t.is_alive()]
+    alive = [t for t in new_threads if _alive(t)]
     if alive:
         leaks.append("still alive after the test: " + ", ".join(_describe(t) for t in alive))
 

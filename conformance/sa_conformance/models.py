@@ -30,3 +30,14 @@ class Address(Base):
     user_id = Column(Integer, ForeignKey("users.id"), nullable=False)
     email = Column(String(100), nullable=False)
     user = relationship("User", back_populates="addresses")
+
+
+class Item(Base):
+    """A mapped class with no relationships (so no cascades load or touch
+    anything): the state-machine tests and their standalone reproduction
+    scripts use it."""
+
+    __tablename__ = "items"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    name = Column(String(50), nullable=False)

@@ -63,7 +63,13 @@ def catalogue_path(config: pytest.Config) -> Path:
     return (base / raw).resolve()
 
 
+@pytest.hookimpl(tryfirst=True)  # before hypothesis' own plugin loads --hypothesis-profile
 def pytest_configure(config: pytest.Config) -> None:
+    given = config.getoption("hypothesis_profile", None)
+    if given and given not in settings._profiles:
+        raise pytest.UsageError(
+            f"unknown hypothesis profile {given!r} (from --hypothesis-profile); choose from: {', '.join(PROFILES)}"
+        )
     config.addinivalue_line(
         "markers", "claim(*ids): the catalogue claim ids this test checks (conformance/claims/<family>.toml)"
     )
