@@ -98,3 +98,48 @@ def registry_contents(registry: scoped_session) -> dict[Any, Any]:
 def assert_raises_match(exc_type: type[BaseException], pattern: str):
     """``pytest.raises`` with a mandatory message pattern (re.search)."""
     return pytest.raises(exc_type, match=pattern)
+
+
+# -- inner pytest projects (self-checks of the plugins) --------------------------
+#: Environment the outer run may carry that must not leak into an inner run.
+INNER_RUN_ENV = (
+    "SA_CONFORMANCE_RESULTS_DIR",
+    "GITHUB_STEP_SUMMARY",
+    "SA_CONFORMANCE_BACKENDS",
+    "SA_CONFORMANCE_REQUIRE",
+    "SA_CONFORMANCE_MYSQL_URL",
+)
+
+#: A toy catalogue for inner runs: registry.<slug> -> extra fields.
+TOY_CLAIMS: dict[str, dict[str, str]] = {
+    "alpha": {"claim": "Alpha holds.", "source": "https://docs.sqlalchemy.org/en/20/orm/contextual.html#alpha"},
+    "beta": {"claim": "Beta holds.", "source": "https://docs.sqlalchemy.org/en/20/orm/contextual.html#beta"},
+    "gamma": {"claim": "Gamma holds.", "source": "seed:000_x.txt"},
+    "ancient": {
+        "claim": "Only before 1.0.",
+        "source": "https://docs.sqlalchemy.org/en/13/orm/contextual.html#ancient",
+        "until": "1.0",
+    },
+    "never-tested": {
+        "claim": "Nobody tests this one.",
+        "source": "https://docs.sqlalchemy.org/en/20/orm/contextual.html#never",
+    },
+}
+
+
+def make_inner_project(pytester, monkeypatch, ini: str, claims: Sequence[str] = ("alpha", "beta")):
+    """Prepare ``pytester`` as a tiny project: a toy catalogue (``claims/``)
+    with the named TOY_CLAIMS, the given ``pytest.ini`` text, and none of the
+    outer run's SA_CONFORMANCE_* / CI-summary environment."""
+    for var in INNER_RUN_ENV:
+        monkeypatch.delenv(var, raising=False)
+    directory = pytester.path / "claims"
+    directory.mkdir()
+    (directory / "_catalogue.toml").write_text('supported_series = ["1.4", "2.0", "2.1"]\n')
+    entries = []
+    for slug in claims:
+        fields = {"id": f"registry.{slug}", "family": "registry", "section": slug.title(), **TOY_CLAIMS[slug]}
+        entries.append("[[claim]]\n" + "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in fields.items()))
+    (directory / "registry.toml").write_text("\n".join(entries))
+    pytester.makefile(".ini", pytest=ini)
+    return pytester

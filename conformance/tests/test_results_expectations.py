@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from sa_conformance.expectations import ExpectationsError, load_expectations
 from sa_conformance.results import load_results
+from sa_conformance.testing import make_inner_project
 
 # subprocess-heavy: generous timeout on a loaded machine
 pytestmark = [pytest.mark.selfcheck, pytest.mark.timeout(300)]
@@ -18,21 +18,6 @@ INI = """
 claims_catalogue = claims
 expectations_file = expectations.toml
 addopts = -p sa_conformance.plugin -p sa_conformance.results -p no:randomly -p no:cacheprovider
-"""
-CLAIMS = """
-[[claim]]
-id = "registry.alpha"
-family = "registry"
-claim = "Alpha holds."
-source = "https://docs.sqlalchemy.org/en/20/orm/contextual.html#alpha"
-section = "Alpha"
-
-[[claim]]
-id = "registry.beta"
-family = "registry"
-claim = "Beta holds."
-source = "https://docs.sqlalchemy.org/en/20/orm/contextual.html#beta"
-section = "Beta"
 """
 MODULE = """
 import pytest
@@ -50,12 +35,7 @@ def test_beta(backend):
 
 @pytest.fixture
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for var in ("SA_CONFORMANCE_RESULTS_DIR", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(var, raising=False)
-    (pytester.path / "claims").mkdir()
-    (pytester.path / "claims" / "_catalogue.toml").write_text('supported_series = ["1.4", "2.0", "2.1"]\n')
-    (pytester.path / "claims" / "registry.toml").write_text(CLAIMS)
-    pytester.makefile(".ini", pytest=INI)
+    make_inner_project(pytester, monkeypatch, INI, claims=("alpha", "beta"))
     pytester.makepyfile(test_dev=MODULE)
     return pytester
 

@@ -6,60 +6,14 @@ a crash.  Inner runs use pytester with a tiny catalogue of their own."""
 from __future__ import annotations
 
 import json
-import os
-import textwrap
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
-
 from sa_conformance.results import load_results, validate
+from sa_conformance.testing import make_inner_project
 
 # subprocess-heavy: generous timeout on a loaded machine
 pytestmark = [pytest.mark.selfcheck, pytest.mark.timeout(300)]
-
-CATALOGUE = {
-    "_catalogue.toml": 'supported_series = ["1.4", "2.0", "2.1"]\n',
-    "registry.toml": textwrap.dedent(
-        """
-        [[claim]]
-        id = "registry.alpha"
-        family = "registry"
-        claim = "Alpha holds."
-        source = "https://docs.sqlalchemy.org/en/20/orm/contextual.html#alpha"
-        section = "Alpha"
-
-        [[claim]]
-        id = "registry.beta"
-        family = "registry"
-        claim = "Beta holds."
-        source = "https://docs.sqlalchemy.org/en/20/orm/contextual.html#beta"
-        section = "Beta"
-
-        [[claim]]
-        id = "registry.gamma"
-        family = "registry"
-        claim = "Gamma holds."
-        source = "seed:000_x.txt"
-        section = "Gamma"
-
-        [[claim]]
-        id = "registry.ancient"
-        family = "registry"
-        claim = "Only before 1.0."
-        source = "https://docs.sqlalchemy.org/en/13/orm/contextual.html#ancient"
-        section = "Ancient"
-        until = "1.0"
-
-        [[claim]]
-        id = "registry.never-tested"
-        family = "registry"
-        claim = "Nobody tests this one."
-        source = "https://docs.sqlalchemy.org/en/20/orm/contextual.html#never"
-        section = "Never"
-        """
-    ),
-}
 
 INI = """
 [pytest]
@@ -74,16 +28,10 @@ xfail_strict = true
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A pytester dir with the mini catalogue and ini; no results-dir or
     CI summary environment leaks in from the outer run."""
-    for var in ("SA_CONFORMANCE_RESULTS_DIR", "GITHUB_STEP_SUMMARY", "SA_CONFORMANCE_BACKENDS",
-                "SA_CONFORMANCE_REQUIRE", "SA_CONFORMANCE_MYSQL_URL"):
-        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("SA_CONFORMANCE_RESULTS_INTERVAL", "0")
-    claims = pytester.path / "claims"
-    claims.mkdir()
-    for name, text in CATALOGUE.items():
-        (claims / name).write_text(text)
-    pytester.makefile(".ini", pytest=INI)
-    return pytester
+    return make_inner_project(
+        pytester, monkeypatch, INI, claims=("alpha", "beta", "gamma", "ancient", "never-tested")
+    )
 
 
 OUTCOMES_MODULE = """

@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from sa_conformance.redact import Redactor, password_of
+from sa_conformance.testing import make_inner_project
 
 # subprocess-heavy: generous timeout on a loaded machine
 pytestmark = [pytest.mark.selfcheck, pytest.mark.timeout(300)]
@@ -18,26 +18,11 @@ INI = """
 claims_catalogue = claims
 addopts = -p sa_fixtures.pytest_plugin -p sa_conformance.plugin -p sa_conformance.results -p no:randomly -p no:cacheprovider
 """
-CLAIMS = """
-[[claim]]
-id = "registry.alpha"
-family = "registry"
-claim = "Alpha holds."
-source = "https://docs.sqlalchemy.org/en/20/orm/contextual.html#alpha"
-section = "Alpha"
-"""
 
 
 @pytest.fixture
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for var in ("SA_CONFORMANCE_RESULTS_DIR", "GITHUB_STEP_SUMMARY", "SA_CONFORMANCE_BACKENDS",
-                "SA_CONFORMANCE_REQUIRE", "SA_CONFORMANCE_MYSQL_URL"):
-        monkeypatch.delenv(var, raising=False)
-    (pytester.path / "claims").mkdir()
-    (pytester.path / "claims" / "_catalogue.toml").write_text('supported_series = ["1.4", "2.0", "2.1"]\n')
-    (pytester.path / "claims" / "registry.toml").write_text(CLAIMS)
-    pytester.makefile(".ini", pytest=INI)
-    return pytester
+    return make_inner_project(pytester, monkeypatch, INI, claims=("alpha",))
 
 
 def every_output(result: pytest.RunResult, root: Path) -> dict[str, str]:
