@@ -70,6 +70,16 @@ def parse_version(text: str) -> Version:
     return tuple(parts)
 
 
+def in_version_range(version: str, since: str | None, until: str | None) -> bool:
+    """``since <= version < until`` (either bound optional)."""
+    v = parse_version(version)
+    if since and v < parse_version(since):
+        return False
+    if until and v >= parse_version(until):
+        return False
+    return True
+
+
 def series_of(version: str) -> str:
     """``"2.0.36"`` -> ``"2.0"``."""
     major, minor, _ = parse_version(version)
@@ -90,12 +100,7 @@ class Claim:
 
     def applies_to(self, version: str) -> bool:
         """True if the claim holds for this exact SQLAlchemy release."""
-        v = parse_version(version)
-        if self.since and v < parse_version(self.since):
-            return False
-        if self.until and v >= parse_version(self.until):
-            return False
-        return True
+        return in_version_range(version, self.since, self.until)
 
     def applies_to_series(self, series: str) -> bool:
         """True if the claim's range meets the release series ``X.Y``

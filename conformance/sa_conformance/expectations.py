@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .catalogue import VERSION_PATTERN, parse_version
+from .catalogue import VERSION_PATTERN, in_version_range
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,12 +47,7 @@ class Expectation:
             return False
         if self.scope_mode is not None and scope_mode != self.scope_mode:
             return False
-        v = parse_version(sa_version)
-        if self.since and v < parse_version(self.since):
-            return False
-        if self.until and v >= parse_version(self.until):
-            return False
-        return True
+        return in_version_range(sa_version, self.since, self.until)
 
     @property
     def text(self) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from sa_conformance.diff import classify, diff_results, exit_code, html, markdown
 from sa_conformance.results import ResultsError
-from test_report_html import CLAIMS, claim, make_doc, record, two_runs
+from test_report_html import CLAIMS, make_doc, two_runs
 
 # subprocess-heavy: generous timeout on a loaded machine
 pytestmark = [pytest.mark.selfcheck, pytest.mark.timeout(300)]

@@ -4,7 +4,6 @@ import pytest
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from sqlalchemy.util import ScopedRegistry, ThreadLocalRegistry
 
-from sa_conformance.models import User
 from sa_conformance.scoping_harness import Request, harness, make_harness, scope_mode  # noqa: F401  (fixtures)
 from sa_conformance.testing import run_threads
 
@@ -236,19 +235,3 @@ def test_default_registry_is_thread_local_and_scopefunc_makes_scoped(session_fac
     assert keyed.registry.registry == {token: s}
     keyed.remove()
     assert keyed.registry.registry == {}
-
-
-@pytest.mark.claim("registry.same-session-accepts-object-twice")
-def test_same_object_added_through_two_calls(db, scoped):
-    """Seed 001: s1 = session(); s2 = session(); s1.add(jessica); s2.add(jessica)
-    does not raise, and s1 is s2."""
-    s1 = scoped()
-    s2 = scoped()
-    jessica = User(name="Jessica")
-    s1.add(jessica)
-    s2.add(jessica)
-    assert s1 is s2
-    s1.commit()
-    assert s2.query(User).filter(User.name == "Jessica").one() is jessica
-    scoped.remove()
-    assert db.rows("users", "name") == [("Jessica",)]

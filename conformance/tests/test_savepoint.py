@@ -1,7 +1,6 @@
 """SAVEPOINT via Session.begin_nested() ("Using SAVEPOINT"); 1.x vs 2.x
 commit/rollback semantics with an open savepoint."""
 
-import re
 
 import pytest
 from sqlalchemy.orm import Session

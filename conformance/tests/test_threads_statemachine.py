@@ -4,7 +4,7 @@ driven on long-lived real worker threads (and request tokens)."""
 import pytest
 from hypothesis import note
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy.exc import InvalidRequestError
 
 from sa_conformance.models import metadata
