@@ -11,7 +11,7 @@ errored or was skipped in another is a flake, listed with the seeds that
 reproduce each outcome.
 
     python scripts/flake_hunt.py                   # 20 runs, default backends, ci profile
-    python scripts/flake_hunt.py -N 5 -- --backend sqlite-memory conformance/tests/test_registry.py
+    python scripts/flake_hunt.py -N 5 -- --backend sqlite-memory conformance/sa_conformance/suite/test_registry.py
     python scripts/flake_hunt.py --seeds 123,456   # re-run given seeds
 
 Exit status: 0 no flake; 1 at least one flake (or a run that crashed); 2 bad

@@ -1,8 +1,8 @@
 """The claims catalogue: loading, validation and version applicability.
 
 A claim is one observable, documented statement about Session, sessionmaker or
-scoped_session.  The catalogue (``conformance/claims/<family>.toml``, one file
-per claim family, beside ``conformance/tests/test_<family>.py``) is the unit of
+scoped_session.  The catalogue (``conformance/sa_conformance/claims/<family>.toml``, one file
+per claim family, beside ``conformance/sa_conformance/suite/test_<family>.py``) is the unit of
 everything this project reports: tests cite claim ids with
 ``@pytest.mark.claim("family.slug", ...)`` and results are keyed by claim id.
 

@@ -27,7 +27,7 @@ from typing import Sequence
 from . import __version__
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
-PACKAGE_DIR = Path(__file__).resolve().parent
+from .paths import CATALOGUE_DIR, EXPECTATIONS_FILE, PACKAGE_DIR, SUITE_DIR, SUITE_INI, repo_root
 SERIES_ENVS = {"1.4": "sa14", "2.0": "sa20", "2.1": "sa21", "pre": "sapre"}
 
 
@@ -58,17 +58,11 @@ def _load_all(paths: Sequence[str]) -> list[dict]:
 
 def _repo_root() -> Path:
     """The checkout this package lives in (editable install), else cwd."""
-    candidate = PACKAGE_DIR.parent.parent
-    if (candidate / "pyproject.toml").exists() and (candidate / "conformance" / "claims").is_dir():
-        return candidate
-    return Path.cwd()
+    return repo_root() or Path.cwd()
 
 
 def _catalogue_dir(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    local = Path.cwd() / "conformance" / "claims"
-    return local if local.is_dir() else _repo_root() / "conformance" / "claims"
+    return Path(arg) if arg else CATALOGUE_DIR
 
 
 # -- verbs ---------------------------------------------------------------------
@@ -120,13 +114,14 @@ def _collect_claim_tests(root: Path, catalogue: Path | None = None) -> dict[str,
     with tempfile.TemporaryDirectory(prefix="sa-conformance-cli-") as tmp:
         dump = Path(tmp) / "claims.json"
         cmd = [
-            sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-            f"--junitxml={Path(tmp) / 'junit.xml'}", "--backend", "sqlite-memory", f"--claims-dump={dump}",
+            sys.executable, "-m", "pytest", "-c", str(SUITE_INI), "--rootdir", str(SUITE_DIR),
+            "--collect-only", "-q", "-p", "no:cacheprovider", "--no-results",
+            "--backend", "sqlite-memory", f"--claims-dump={dump}",
         ]
         if catalogue is not None:
             cmd += ["-o", f"claims_catalogue={catalogue.resolve()}"]
-        cmd.append(str(root / "conformance" / "tests"))
-        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+        cmd.append(str(SUITE_DIR))
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=300)
         if proc.returncode != 0 or not dump.exists():
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["(no output)"]
             raise CliError(f"collecting the tests failed (pytest exit {proc.returncode}): {tail[0]}")
@@ -178,7 +173,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     cat_dir = _catalogue_dir(args.catalogue)
     cat = load_catalogue(cat_dir)
-    exp_path = Path(args.expectations) if args.expectations else cat_dir.parent / "expectations.toml"
+    exp_path = Path(args.expectations) if args.expectations else EXPECTATIONS_FILE
     expectations = load_expectations(exp_path, known_claims=[c.id for c in cat])
     _out(f"catalogue {cat_dir}: {len(cat)} claims in {len(cat.by_family())} families, valid")
     _out(f"expectations {exp_path}: {len(expectations)} active entr{'y' if len(expectations) == 1 else 'ies'}, valid")
@@ -266,14 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--family", help="only this family")
     c.add_argument("--tests", action="store_true", help="collect the suite and list the tests citing each claim")
     c.add_argument("--json", action="store_true", help="JSON output")
-    c.add_argument("--catalogue", metavar="DIR", help="catalogue directory (default: conformance/claims)")
+    c.add_argument("--catalogue", metavar="DIR", help="catalogue directory (default: the packaged sa_conformance/claims)")
     c.set_defaults(func=cmd_claims)
 
     k = sub.add_parser("check", help="catalogue self-check outside pytest",
                        description="Validate the catalogue and expectations.toml, collect the suite, and report "
                        "claims without tests, tests citing unknown claims, and claims tested outside their module.")
-    k.add_argument("--catalogue", metavar="DIR", help="catalogue directory (default: conformance/claims)")
-    k.add_argument("--expectations", metavar="PATH", help="expectations file (default: conformance/expectations.toml)")
+    k.add_argument("--catalogue", metavar="DIR", help="catalogue directory (default: the packaged sa_conformance/claims)")
+    k.add_argument("--expectations", metavar="PATH", help="expectations file (default: the packaged sa_conformance/sa_conformance/expectations.toml)")
     k.add_argument("--no-collect", action="store_true", help="only validate the files; do not collect tests")
     k.set_defaults(func=cmd_check)
 

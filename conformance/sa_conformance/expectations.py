@@ -1,4 +1,4 @@
-"""Known deviations: ``conformance/expectations.toml``.
+"""Known deviations: ``conformance/sa_conformance/expectations.toml``.
 
 Each ``[[expect]]`` entry names a claim (and optionally a backend and a
 SQLAlchemy version range) that is known to fail, with the issue tracking it.

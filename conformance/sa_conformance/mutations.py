@@ -7,9 +7,9 @@ applied only inside a pytest process that loads this module as a plugin
 *and* names it in the environment::
 
     SA_CONFORMANCE_MUTATION=remove-does-not-close \\
-        pytest -p sa_conformance.mutations --backend sqlite-memory conformance/tests/test_remove.py
+        pytest -p sa_conformance.mutations --backend sqlite-memory conformance/sa_conformance/suite/test_remove.py
 
-``conformance/tests/test_mutation_smoke.py`` does exactly that, one
+``conformance/selftests/test_mutation_smoke.py`` does exactly that, one
 subprocess per mutation, and asserts the named claims failed.  Loading the
 plugin without the variable changes nothing; importing this module (e.g. to
 read :data:`MUTATIONS`) never patches anything.  The patches are undone at
@@ -47,7 +47,7 @@ class Mutation:
     #: further claims that must turn red on the MySQL-family backend (their
     #: tests need capabilities sqlite-memory lacks, e.g. independent_connections)
     mysql_claims: tuple[str, ...] = ()
-    #: extra test modules (globs under conformance/tests) to run besides the
+    #: extra test modules (globs under conformance/sa_conformance/suite) to run besides the
     #: claims' family modules
     modules: tuple[str, ...] = ()
     #: set when no claim catches it yet: what test is missing

@@ -14,12 +14,15 @@ import pytest
 import sqlalchemy
 from hypothesis import HealthCheck, settings
 
-from . import leakguard
+from . import attribution, leakguard
 from .catalogue import Catalogue, CatalogueError, load_catalogue
+from .paths import CATALOGUE_DIR
 
 CATALOGUE_KEY = pytest.StashKey[Catalogue]()
 #: claim ids an item cites (set on every collected item with a claim mark)
 CLAIMS_KEY = pytest.StashKey[tuple]()
+#: claims whose ``with claim(ID):`` blocks completed during the call phase
+CHECKED_KEY = pytest.StashKey[tuple]()
 #: reason an item is not applicable to the running SQLAlchemy (absent: applicable)
 NOT_APPLICABLE_KEY = pytest.StashKey[str]()
 
@@ -46,7 +49,7 @@ def default_profile() -> str:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("claims_catalogue", "path of the claims catalogue (TOML), relative to the ini file")
+    parser.addini("claims_catalogue", "claims catalogue directory, relative to the ini file (default: the packaged sa_conformance/claims)")
     group = parser.getgroup("sa-conformance", "SQLAlchemy conformance: claims")
     group.addoption(
         "--claims-dump",
@@ -58,7 +61,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def catalogue_path(config: pytest.Config) -> Path:
-    raw = config.getini("claims_catalogue") or "conformance/claims"
+    """The packaged catalogue, unless the ini option ``claims_catalogue``
+    (relative to the ini file) names another one."""
+    raw = config.getini("claims_catalogue")
+    if not raw:
+        return CATALOGUE_DIR
     base = config.inipath.parent if config.inipath else config.rootpath
     return (base / raw).resolve()
 
@@ -71,7 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"unknown hypothesis profile {given!r} (from --hypothesis-profile); choose from: {', '.join(PROFILES)}"
         )
     config.addinivalue_line(
-        "markers", "claim(*ids): the catalogue claim ids this test checks (conformance/claims/<family>.toml)"
+        "markers", "claim(*ids): the catalogue claim ids this test checks (sa_conformance/claims/<family>.toml)"
     )
     config.addinivalue_line("markers", "selfcheck: a test of the suite itself; cites no claim")
     try:
@@ -157,7 +164,16 @@ def catalogue(pytestconfig: pytest.Config) -> Catalogue:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item):
     leakguard.begin_test()
+    attribution.begin_test(item.stash.get(CLAIMS_KEY, ()))
     return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item):
+    try:
+        return (yield)
+    finally:
+        item.stash[CHECKED_KEY] = attribution.end_test()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -3,7 +3,7 @@
 Loaded as a pytest plugin with ``-p sa_conformance.results`` (pyproject
 addopts).  It
 
-* turns matching ``conformance/expectations.toml`` entries into
+* turns matching ``conformance/sa_conformance/expectations.toml`` entries into
   ``xfail(strict=True)`` markers;
 * on every process (xdist worker or not) attaches what only the test process
   knows -- the claim ids, backend, scope mode, not-applicable reason, leak
@@ -42,7 +42,7 @@ from .redact import URL_ENV, Redactor
 SUITE_NAME = "sa-session-conformance"
 FORMAT = "sa-conformance-results"
 FORMAT_VERSION = 1
-SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+from .paths import SCHEMA_FILE as SCHEMA_PATH
 ENV_RESULTS_DIR = "SA_CONFORMANCE_RESULTS_DIR"
 DEFAULT_DIR = "reports"
 RESULTS_NAME = "results.json"
@@ -455,7 +455,7 @@ ITEM_EXPECT_KEY = pytest.StashKey[list]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
-        "expectations_file", "known deviations (TOML), relative to the ini file", default="conformance/expectations.toml"
+        "expectations_file", "known deviations (TOML), relative to the ini file (default: the packaged one)", default=""
     )
     group = parser.getgroup("sa-results", "SQLAlchemy conformance: results")
     group.addoption(
@@ -466,7 +466,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--no-results", dest="sa_no_results", action="store_true", help="write no results file")
     group.addoption(
         "--expectations", dest="sa_expectations", default=None, metavar="PATH",
-        help="known-deviations file (default: ini expectations_file = conformance/expectations.toml)",
+        help="known-deviations file (default: the packaged sa_conformance/sa_conformance/expectations.toml)",
     )
 
 
@@ -517,6 +517,10 @@ def _catalogue(config: pytest.Config):
 
 def _expectations_path(config: pytest.Config) -> Path:
     raw = config.getoption("sa_expectations") or config.getini("expectations_file")
+    if not raw:
+        from .paths import EXPECTATIONS_FILE
+
+        return EXPECTATIONS_FILE
     p = Path(raw)
     if p.is_absolute():
         return p

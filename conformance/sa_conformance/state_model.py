@@ -5,7 +5,7 @@ The model knows nothing about SQLAlchemy: it encodes what the documentation
 Management") says each operation does to each object's state, to the
 Session's collections (``new``, ``dirty``, ``deleted``, identity map) and to
 the rows of the ``items`` table, and the state-machine test
-(``conformance/tests/test_states_machine.py``) compares a real Session with it
+(``conformance/sa_conformance/suite/test_states_machine.py``) compares a real Session with it
 after every step.
 
 Each object of interest is an :class:`Obj`; a Session plus its database is a

@@ -1,4 +1,4 @@
-"""Known deviations (conformance/expectations.toml): matching items become
+"""Known deviations (conformance/sa_conformance/expectations.toml): matching items become
 strict xfails, reported as expected-fail; an unexpected pass fails the run."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sa_conformance.paths import EXPECTATIONS_FILE
 from sa_conformance.expectations import ExpectationsError, load_expectations
 from sa_conformance.results import load_results
 from sa_conformance.testing import make_inner_project
@@ -86,7 +87,7 @@ def test_malformed_expectations_file_is_a_usage_error(inner):
 
 
 def test_shipped_file_has_no_active_entries_but_documents_an_example(pytestconfig, tmp_path):
-    path = pytestconfig.rootpath / "conformance" / "expectations.toml"
+    path = EXPECTATIONS_FILE
     assert load_expectations(path) == []
     lines = path.read_text().splitlines()
     start = lines.index("# [[expect]]")

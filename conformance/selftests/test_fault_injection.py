@@ -20,13 +20,14 @@ import time
 from pathlib import Path
 
 import pytest
+from sa_conformance.paths import CATALOGUE_DIR
 from sa_fixtures.provision import find_local_mysqld
 from sa_fixtures.provision._common import pid_alive
 
 pytestmark = pytest.mark.selfcheck
 
 REPO = Path(__file__).resolve().parents[2]
-PLUGINS = ("-p", "sa_fixtures.pytest_plugin", "-p", "sa_conformance.plugin", "-p", "no:cacheprovider")
+PLUGINS = ("-p", "sa_fixtures.pytest_plugin", "-p", "sa_conformance.plugin", "-p", "sa_conformance.session_fixtures", "-p", "no:cacheprovider")
 #: wall-clock bound for any inner run here (a hang would blow it)
 INNER_BOUND = 90
 
@@ -36,10 +37,9 @@ def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
     monkeypatch.setenv("COLUMNS", "400")  # untruncated short test summary lines
     pytester.makefile(
         ".toml",
-        pyproject=f'[tool.pytest.ini_options]\nclaims_catalogue = "{REPO / "conformance" / "claims"}"\n'
+        pyproject=f'[tool.pytest.ini_options]\nclaims_catalogue = "{CATALOGUE_DIR}"\n'
         'timeout_method = "signal"\n',
     )
-    pytester.makeconftest((REPO / "conformance" / "tests" / "conftest.py").read_text())
     return pytester
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sa_conformance.paths import CATALOGUE_DIR
 
 from test_report_html import two_runs
 
@@ -90,7 +91,7 @@ def test_help_for_every_verb():
 def test_claims_lists_and_searches_the_catalogue(pytestconfig):
     from sa_conformance.catalogue import load_catalogue
 
-    cat = load_catalogue(pytestconfig.rootpath / "conformance" / "claims")
+    cat = load_catalogue(CATALOGUE_DIR)
     some = next(iter(cat))
     proc = cli("claims", "--json", cwd=pytestconfig.rootpath)
     assert proc.returncode == 0, proc.stderr
@@ -128,7 +129,7 @@ def test_check_reports_uncovered_claims(tmp_path, pytestconfig):
     import shutil
 
     cat = tmp_path / "claims"
-    shutil.copytree(pytestconfig.rootpath / "conformance" / "claims", cat)
+    shutil.copytree(CATALOGUE_DIR, cat)
     with open(cat / "registry.toml", "a") as fh:
         fh.write('\n[[claim]]\nid = "registry.zz-untested"\nfamily = "registry"\nclaim = "x."\n'
                  'source = "seed:x"\nsection = "x"\n')

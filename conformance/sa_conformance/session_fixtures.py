@@ -1,6 +1,8 @@
-"""Fixtures shared by the claim tests.
+"""pytest plugin: the fixtures shared by the claim tests.
 
-The ``backend`` fixture (parametrised over ``--backend``) comes from
+Loaded with ``-p sa_conformance.session_fixtures`` (never through an entry
+point, so installing the package changes nobody else's pytest runs).  The
+``backend`` fixture (parametrised over ``--backend``) comes from
 ``sa_fixtures.pytest_plugin``; the claim machinery and the leak guard from
 ``sa_conformance.plugin``.
 """

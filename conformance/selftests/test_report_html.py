@@ -36,7 +36,7 @@ def claim(cid: str, **kw) -> dict:
 
 def record(cid: str, backend: str, outcome: str, mode: str = "default", **kw) -> dict:
     rec = {"claim": cid, "backend": backend, "scope_mode": mode, "outcome": outcome, "duration": 0.01,
-           "tests": [f"conformance/tests/test_{cid.split('.')[0]}.py::test_{cid.split('.')[1]}[{backend}]"],
+           "tests": [f"conformance/sa_conformance/suite/test_{cid.split('.')[0]}.py::test_{cid.split('.')[1]}[{backend}]"],
            "counts": {outcome: 1}}
     rec.update(kw)
     return rec

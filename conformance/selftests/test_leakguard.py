@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sa_conformance.paths import CATALOGUE_DIR
 
 pytestmark = pytest.mark.selfcheck
 
@@ -41,16 +42,15 @@ def test_clean(scoped):
 def inner(pytester: pytest.Pytester):
     pytester.makefile(
         ".toml",
-        pyproject=f'[tool.pytest.ini_options]\nclaims_catalogue = "{REPO / "conformance" / "claims"}"\n',
+        pyproject=f'[tool.pytest.ini_options]\nclaims_catalogue = "{CATALOGUE_DIR}"\n',
     )
-    pytester.makeconftest((REPO / "conformance" / "tests" / "conftest.py").read_text())
     pytester.makepyfile(test_leaky=LEAKY_TESTS)
     return pytester
 
 
 def test_guard_names_each_leak_and_spares_clean_tests(inner: pytest.Pytester):
     result = inner.runpytest_subprocess(
-        "-p", "sa_fixtures.pytest_plugin", "-p", "sa_conformance.plugin",
+        "-p", "sa_fixtures.pytest_plugin", "-p", "sa_conformance.plugin", "-p", "sa_conformance.session_fixtures",
         "--backend", "sqlite-file", "-p", "no:cacheprovider", "-q",
     )
     out = result.stdout.str()

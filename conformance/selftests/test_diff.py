@@ -79,12 +79,12 @@ def test_suite_change_is_flagged_on_a_change():
     """A failure that comes from a test the old run did not have is marked
     as a suite change, not silently blamed on SQLAlchemy."""
     old, new = two_runs()
-    new["results"][6]["tests"].append("conformance/tests/test_remove_more.py::test_new[mysql]")
+    new["results"][6]["tests"].append("conformance/sa_conformance/suite/test_remove_more.py::test_new[mysql]")
     d = diff_results(old, new)
     change = next(c for c in d.changes if c.category == "regressed")
-    assert change.tests_added == ["conformance/tests/test_remove_more.py::test_new"]
+    assert change.tests_added == ["conformance/sa_conformance/suite/test_remove_more.py::test_new"]
     assert any("suite differs" in w for w in d.warnings)
-    assert "suite: new test(s) conformance/tests/test_remove_more.py::test_new" in markdown(d)
+    assert "suite: new test(s) conformance/sa_conformance/suite/test_remove_more.py::test_new" in markdown(d)
 
 
 def test_different_suites_are_refused():

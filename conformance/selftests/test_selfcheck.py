@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sa_conformance.paths import SUITE_DIR
 
 from sa_conformance.catalogue import coverage_problems
 
@@ -22,7 +23,7 @@ def collected_claims(config: pytest.Config, tmp_path: Path) -> dict[str, list[st
     cmd = [
         sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
         f"--junitxml={tmp_path / 'junit.xml'}", "--backend", "sqlite-memory", f"--claims-dump={dump}",
-        str(config.rootpath / "conformance" / "tests"),
+        str(SUITE_DIR),
     ]
     proc = subprocess.run(cmd, cwd=config.rootpath, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"collection failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"

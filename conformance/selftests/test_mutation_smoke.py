@@ -27,7 +27,7 @@ from sa_conformance.mutations import MUTATIONS, Mutation
 pytestmark = pytest.mark.selfcheck
 
 REPO = Path(__file__).resolve().parents[2]
-TESTS = Path(__file__).resolve().parent
+from sa_conformance.paths import SUITE_DIR as TESTS  # noqa: E402
 #: bounds for one mutated inner run (a mutation may make a test hang: the
 #: inner per-test timeout cuts it, the outer timeout bounds the whole run)
 INNER_TEST_TIMEOUT = 20
@@ -86,7 +86,7 @@ def selection_for(mutation: Mutation, backend_name: str) -> list[str]:
 def red_claims(dump: Path, junit: Path) -> tuple[dict[str, list[str]], int]:
     """claim id -> failing test ids, and the number of test cases run."""
     tests = json.loads(dump.read_text())
-    # "conformance/tests/test_x.py::Cls::test_f" -> ("conformance.tests.test_x.Cls", "test_f")
+    # "conformance/sa_conformance/suite/test_x.py::Cls::test_f" -> ("conformance.tests.test_x.Cls", "test_f")
     by_junit: dict[tuple[str, str], list[str]] = {}
     for test_id, claims in tests.items():
         parts = test_id.split("::")

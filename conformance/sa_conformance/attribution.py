@@ -1,0 +1,100 @@
+"""Attribution of checks to claims, inside one test.
+
+A test that checks several claims says which assertion checks which::
+
+    @pytest.mark.claim("remove.closes-session", "remove.next-call-new-session")
+    def test_remove(scoped):
+        with claim("remove.closes-session"):
+            ...
+        with claim("remove.next-call-new-session"):
+            ...
+
+An exception escaping a ``with claim(ID):`` block is tagged with ``ID`` (the
+attribute :data:`ATTR`, plus a note ``[claim ID]``), so the results collector
+turns only that claim red; a block that completes marks its claim as checked.
+A block naming a claim the test does not cite is an error of the test.
+
+State machines and helpers that find a contradiction outside a block call
+:func:`attribute` on the exception they raise.
+
+This module is pytest-free; ``sa_conformance.plugin`` calls :func:`begin_test`
+and :func:`end_test` around every test.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+#: attribute set on an exception: the claim id whose check raised it
+ATTR = "__sa_conformance_claim__"
+
+_lock = threading.Lock()
+_cited: tuple[str, ...] | None = None  # None: outside a test (no validation)
+_checked: list[str] = []
+
+
+class UncitedClaimError(AssertionError):
+    """``claim(ID)`` names a claim the running test does not cite."""
+
+
+def begin_test(cited: Iterable[str]) -> None:
+    global _cited
+    with _lock:
+        _cited = tuple(cited)
+        _checked.clear()
+
+
+def end_test() -> tuple[str, ...]:
+    """The claims whose blocks completed during the test, in order."""
+    global _cited
+    with _lock:
+        done = tuple(dict.fromkeys(_checked))
+        _checked.clear()
+        _cited = None
+    return done
+
+
+def attribute(exc: BaseException, claim_id: str) -> BaseException:
+    """Tag ``exc`` with ``claim_id`` unless an inner block already did."""
+    if getattr(exc, ATTR, None) is None:
+        try:
+            setattr(exc, ATTR, claim_id)
+        except (AttributeError, TypeError):  # exotic exception types
+            return exc
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"[claim {claim_id}]")
+    return exc
+
+
+def claim_of(exc: BaseException | None) -> str | None:
+    """The claim an exception was attributed to, following ``__cause__`` /
+    ``__context__`` (a thread helper re-raising a worker's error)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        cid = getattr(exc, ATTR, None)
+        if cid:
+            return cid
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+@contextmanager
+def claim(claim_id: str) -> Iterator[None]:
+    """Attribute what fails inside this block to ``claim_id``."""
+    with _lock:
+        cited = _cited
+    if cited is not None and claim_id not in cited:
+        raise UncitedClaimError(
+            f"claim({claim_id!r}) block in a test that cites only {', '.join(cited) or 'no claim'}; "
+            f"add it to the test's @pytest.mark.claim(...)"
+        )
+    try:
+        yield
+    except BaseException as exc:
+        attribute(exc, claim_id)
+        raise
+    with _lock:
+        _checked.append(claim_id)
