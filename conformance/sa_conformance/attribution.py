@@ -98,3 +98,28 @@ def claim(claim_id: str) -> Iterator[None]:
         raise
     with _lock:
         _checked.append(claim_id)
+
+
+#: attribute set on an exception: a standalone reproduction script (text)
+REPRO_ATTR = "__sa_conformance_repro__"
+
+
+def attach_repro(exc: BaseException, script: str) -> BaseException:
+    """Attach a standalone reproduction script to ``exc`` as structured data
+    (the results collector reads the attribute, never the rendered text)."""
+    try:
+        setattr(exc, REPRO_ATTR, script)
+    except (AttributeError, TypeError):
+        pass
+    return exc
+
+
+def repro_of(exc: BaseException | None) -> str | None:
+    seen = 0
+    while exc is not None and seen < 8:
+        script = getattr(exc, REPRO_ATTR, None)
+        if script:
+            return script
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
