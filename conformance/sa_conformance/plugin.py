@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy
 from hypothesis import HealthCheck, settings
 
-from . import attribution, leakguard
+from . import attribution, leakguard, selection
 from .catalogue import Catalogue, CatalogueError, load_catalogue
 from .paths import CATALOGUE_DIR
 
@@ -25,6 +25,8 @@ CLAIMS_KEY = pytest.StashKey[tuple]()
 CHECKED_KEY = pytest.StashKey[tuple]()
 #: reason an item is not applicable to the running SQLAlchemy (absent: applicable)
 NOT_APPLICABLE_KEY = pytest.StashKey[str]()
+#: claim ids chosen with --claim (None: every claim)
+SELECTION_KEY = pytest.StashKey[object]()
 
 ENV_PROFILE = "SA_CONFORMANCE_HYPOTHESIS_PROFILE"
 SA_VERSION = sqlalchemy.__version__
@@ -58,6 +60,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="after collection, write {test: [claim ids]} as JSON to PATH (used by the self-check)",
     )
+    group.addoption(
+        "--claim",
+        dest="sa_claims",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="run only the tests citing this claim id; a family name selects the family (repeatable)",
+    )
 
 
 def catalogue_path(config: pytest.Config) -> Path:
@@ -84,6 +94,13 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         config.stash[CATALOGUE_KEY] = load_catalogue(catalogue_path(config))
     except CatalogueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    try:
+        config.stash[SELECTION_KEY] = (
+            selection.resolve(config.stash[CATALOGUE_KEY], config.getoption("sa_claims"))
+            if config.getoption("sa_claims", None) else None
+        )
+    except selection.SelectionError as exc:
         raise pytest.UsageError(str(exc)) from None
     if not config.getoption("hypothesis_profile", None):
         profile = default_profile()
@@ -116,6 +133,7 @@ def test_id(item: pytest.Item) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     cat = config.stash[CATALOGUE_KEY]
+    _select_claims(config, items)
     for item in items:
         ids = item_claims(item)
         item.stash[CLAIMS_KEY] = ids
@@ -131,6 +149,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             ) + f" (running {SA_VERSION})"
             item.stash[NOT_APPLICABLE_KEY] = reason
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _select_claims(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--claim: keep the items citing a selected claim, deselect the rest
+    (pytest reports the count)."""
+    chosen = config.stash.get(SELECTION_KEY, None)
+    if chosen is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        (keep if chosen.intersection(item_claims(item)) else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failing test's line in the short summary names its claim(s): the one
+    its failure is attributed to (``with claim(ID):``), else all it cites."""
+    report: pytest.TestReport = yield
+    ids = item.stash.get(CLAIMS_KEY, ())
+    crash = getattr(report.longrepr, "reprcrash", None) if report.failed else None
+    if ids and crash is not None and not str(crash.message).startswith("[claim"):
+        blamed = attribution.claim_of(call.excinfo.value) if call.excinfo is not None else None
+        named = (blamed,) if blamed in ids else ids
+        crash.message = f"[claim{'s' if len(named) > 1 else ''} {', '.join(named)}] {crash.message}"
+    return report
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
