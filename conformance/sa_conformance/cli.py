@@ -285,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--no-gate", action="store_true")
     u.add_argument("--no-run", action="store_true", help="only diff the existing results of the two envs")
     u.set_defaults(func=cmd_upgrade_diff)
+
+    from .cmd_run import add_parser as add_run_parser
+
+    add_run_parser(sub)
     return p
 
 
@@ -300,8 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list, pytest_args = args_list[:cut], args_list[cut + 1:]
     parser = build_parser()
     args = parser.parse_args(args_list)
-    if pytest_args and args.verb != "upgrade-diff":
-        parser.error("arguments after -- are only accepted by upgrade-diff")
+    if pytest_args and not getattr(args, "takes_pytest_args", args.verb == "upgrade-diff"):
+        parser.error(f"arguments after -- are not accepted by {args.verb}")
     args.pytest_args = pytest_args
     try:
         return int(args.func(args))

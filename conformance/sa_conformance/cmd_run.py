@@ -1,0 +1,256 @@
+"""``sa-conformance run``: the packaged claims against the SQLAlchemy installed
+in this environment, from any directory.
+
+Runs ``python -m pytest -c <suite>/sa-conformance.ini --rootdir <suite> <suite>``
+in a subprocess: the user's own pytest configuration, conftest files,
+``PYTEST_ADDOPTS`` and auto-loaded pytest plugins are never read; only the
+plugins the suite needs are loaded, by name.  results.json, junit.xml,
+summary.md and matrix.html go to ``--results DIR``; the exit status is
+:func:`sa_conformance.verdict.decide` over results.json and pytest's status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .paths import CATALOGUE_DIR, SUITE_DIR, SUITE_INI
+
+DEFAULT_RESULTS_DIR = "sa-conformance-reports"
+RESULTS_NAME, JUNIT_NAME, SUMMARY_NAME, MATRIX_NAME = "results.json", "junit.xml", "summary.md", "matrix.html"
+ENV_MYSQL_URL = "SA_CONFORMANCE_MYSQL_URL"
+#: pytest plugins the suite needs, loaded by module name (auto-loading is off)
+PLUGINS = ("xdist.plugin", "xdist.looponfail", "pytest_timeout", "_hypothesis_pytestplugin")
+#: fixtures-plugin options ``run`` defines itself (the rest are passed through)
+OWN_BACKEND_OPTIONS = ("--backend", "--require-backend", "--mysql-url")
+#: environment variables of the user's own pytest setup, dropped for the inner run
+USER_PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+
+EXIT_CODES_HELP = """exit status:
+  0  every applicable claim conforms (skipped / not-applicable claims are fine)
+  1  some claim does not conform (a failure, error or unexpected pass)
+  2  usage or bad input (unknown claim, family or backend, malformed URL, --results is a file)
+  3  the run could not judge: a backend could not be provisioned (required, or its URL unreachable),
+     the run was interrupted, or every test on a backend errored (a broken host, not a conformance failure)"""
+
+
+class RunUsageError(Exception):
+    """Bad input to ``run``: one line, exit 2."""
+
+
+class _OptionRecorder:
+    """Stands in for pytest's parser to read the fixtures plugin's options."""
+
+    def __init__(self) -> None:
+        self.options: list[tuple[tuple[str, ...], dict]] = []
+
+    def getgroup(self, *args, **kwargs) -> "_OptionRecorder":
+        return self
+
+    def addoption(self, *names: str, **kwargs) -> None:
+        self.options.append((names, kwargs))
+
+    def addini(self, *args, **kwargs) -> None:
+        pass
+
+
+def backend_passthrough_options() -> list[tuple[tuple[str, ...], dict]]:
+    """The fixtures plugin's command-line options other than those ``run``
+    defines itself (e.g. --no-docker, --no-local-server, --postgresql-url)."""
+    from sa_fixtures import pytest_plugin
+
+    rec = _OptionRecorder()
+    pytest_plugin.pytest_addoption(rec)  # type: ignore[arg-type]
+    return [(names, kw) for names, kw in rec.options if not set(names) & set(OWN_BACKEND_OPTIONS)]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from sa_fixtures.backends import BACKENDS, DEFAULT_BACKENDS
+
+    r = sub.add_parser(
+        "run", help="run the packaged claims against the installed SQLAlchemy",
+        description="Run the conformance suite shipped in this package against the SQLAlchemy installed in the "
+        "current environment, from any directory (your own pytest configuration is never read). "
+        "Arguments after -- go to pytest.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("--backend", metavar="NAMES", default=None,
+                   help=f"comma-separated backends, or 'all' (default: {','.join(DEFAULT_BACKENDS)}); "
+                   f"known: {', '.join(BACKENDS)}")
+    r.add_argument("--mysql-url", metavar="URL", default=None,
+                   help=f"MySQL-family server to use (env {ENV_MYSQL_URL}); otherwise a container or a throwaway "
+                   "local server is started. The user needs CREATE/DROP DATABASE")
+    r.add_argument("--require-backend", metavar="NAMES", default=None,
+                   help="comma-separated backends that must be provisioned, or 'all' (else exit 3)")
+    r.add_argument("--claim", action="append", default=[], metavar="ID",
+                   help="only the tests citing this claim id; a family name selects the family (repeatable)")
+    r.add_argument("-n", dest="numprocesses", metavar="N", default=None,
+                   help="pytest-xdist worker processes (a number, or 'auto'); default: one process")
+    r.add_argument("--hypothesis-profile", metavar="NAME", default=None,
+                   help="hypothesis profile: ci (derandomized), dev or thorough")
+    r.add_argument("--results", metavar="DIR", default=DEFAULT_RESULTS_DIR,
+                   help=f"directory for {RESULTS_NAME}, {JUNIT_NAME}, {SUMMARY_NAME}, {MATRIX_NAME} "
+                   f"(default: ./{DEFAULT_RESULTS_DIR}/); earlier files of these names are replaced")
+    for names, kw in backend_passthrough_options():
+        dest = "fx_" + kw.get("dest", names[0].lstrip("-").replace("-", "_"))
+        extra = {k: kw[k] for k in ("metavar", "choices", "type") if k in kw}
+        r.add_argument(*names, dest=dest, action=kw.get("action", "store"), default=None,
+                       help=str(kw.get("help", "")).replace("%", "%%"), **extra)
+    r.set_defaults(func=cmd_run, takes_pytest_args=True)
+    return r
+
+
+# -- validation ------------------------------------------------------------------
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _check_backends(value: str | None, what: str) -> list[str]:
+    import difflib
+
+    from sa_fixtures.backends import BACKENDS
+
+    names = _split(value)
+    if names == ["all"]:
+        return list(BACKENDS)
+    for n in names:
+        if n not in BACKENDS:
+            close = difflib.get_close_matches(n, list(BACKENDS), n=2)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise RunUsageError(f"unknown backend {n!r} (from {what}); {hint}choose from: {', '.join(BACKENDS)}")
+    return names
+
+
+def _check_numprocesses(value: str | None) -> None:
+    if value is None or value in ("auto", "logical"):
+        return
+    if not value.isdigit():
+        raise RunUsageError(f"-n takes a number of worker processes or 'auto', not {value!r}")
+
+
+def _check_profile(value: str | None) -> None:
+    if value is None:
+        return
+    from .plugin import PROFILES
+
+    if value not in PROFILES:
+        raise RunUsageError(f"unknown hypothesis profile {value!r}; choose from: {', '.join(PROFILES)}")
+
+
+def _check_claims(names: list[str]) -> None:
+    if not names:
+        return
+    from .catalogue import load_catalogue
+    from .selection import SelectionError, resolve
+
+    try:
+        resolve(load_catalogue(CATALOGUE_DIR), names)
+    except SelectionError as exc:
+        raise RunUsageError(str(exc)) from None
+
+
+def _check_mysql_url(url: str | None) -> None:
+    if not url or not url.strip():
+        return
+    from sa_fixtures.provision import ProvisionError
+    from sa_fixtures.provision._db import check_explicit_url
+
+    try:
+        check_explicit_url("mysql", url.strip())
+    except ProvisionError as exc:
+        raise RunUsageError(str(exc)) from None
+
+
+def results_dir(value: str) -> Path:
+    """The results directory, created; stale result files of ours removed so
+    that whatever is there after the run is this run's."""
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else Path.cwd() / path
+    if path.exists() and not path.is_dir():
+        raise RunUsageError(f"--results {value}: is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for name in (RESULTS_NAME, JUNIT_NAME, SUMMARY_NAME, MATRIX_NAME):
+            (path / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise RunUsageError(f"--results {value}: {exc.strerror or exc}") from None
+    return path
+
+
+# -- the run --------------------------------------------------------------------
+def pytest_command(args: argparse.Namespace, out: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "pytest", "-c", str(SUITE_INI), "--rootdir", str(SUITE_DIR)]
+    for plugin in PLUGINS:
+        cmd += ["-p", plugin]
+    cmd += ["--results", str(out / RESULTS_NAME), f"--junitxml={out / JUNIT_NAME}"]
+    if args.backend:
+        cmd += ["--backend", args.backend]
+    if args.require_backend:
+        cmd += ["--require-backend", args.require_backend]
+    for cid in args.claim:
+        cmd += ["--claim", cid]
+    if args.numprocesses is not None:
+        cmd += ["-n", str(args.numprocesses)]
+    if args.hypothesis_profile:
+        cmd += [f"--hypothesis-profile={args.hypothesis_profile}"]
+    for names, kw in backend_passthrough_options():
+        value = getattr(args, "fx_" + kw.get("dest", names[0].lstrip("-").replace("-", "_")), None)
+        if value in (None, False):
+            continue
+        cmd += [names[0]] if value is True else [names[0], str(value)]
+    cmd += list(getattr(args, "pytest_args", []) or [])
+    cmd.append(str(SUITE_DIR))
+    return cmd
+
+
+def pytest_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in USER_PYTEST_ENV}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env["PYTHONSAFEPATH"] = "1"  # the working directory never shadows an installed module (3.11+)
+    if args.mysql_url:  # via the environment: never on a command line (ps, results' "command")
+        env[ENV_MYSQL_URL] = args.mysql_url.strip()
+    return env
+
+
+def load_document(path: Path) -> dict | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import verdict
+    from .cli import _err, _err_info
+
+    mysql_url = args.mysql_url or os.environ.get(ENV_MYSQL_URL)
+    try:
+        selected = _check_backends(args.backend, "--backend") if args.backend else None
+        required = _check_backends(args.require_backend, "--require-backend") if args.require_backend else []
+        if selected is not None and set(required) - set(selected):
+            missing = sorted(set(required) - set(selected))
+            raise RunUsageError(f"--require-backend names {', '.join(missing)} but --backend does not select it")
+        _check_numprocesses(args.numprocesses)
+        _check_profile(args.hypothesis_profile)
+        _check_claims(args.claim)
+        if selected is None or "mysql" in selected:
+            _check_mysql_url(mysql_url)
+        out = results_dir(args.results)
+    except RunUsageError as exc:
+        _err(str(exc))
+        return verdict.BAD_INPUT
+    import sqlalchemy
+
+    _err_info(f"sa-conformance run: SQLAlchemy {sqlalchemy.__version__} ({Path(sqlalchemy.__file__).parent}); "
+              f"results in {out}")
+    proc = subprocess.run(pytest_command(args, out), env=pytest_env(args))
+    doc = load_document(out / RESULTS_NAME)
+    result = verdict.decide(doc, proc.returncode)
+    reasons = "; ".join(result.reasons) or "every applicable claim conforms"
+    _err_info(f"sa-conformance run: exit {result.code}: {reasons} (pytest exit {proc.returncode}; {out})")
+    return result.code
