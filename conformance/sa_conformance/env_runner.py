@@ -1,0 +1,178 @@
+"""Run the packaged suite inside a per-release env and load what it wrote.
+
+Each run gets a fresh invocation id (``SA_CONFORMANCE_INVOCATION``, recorded
+as ``run.invocation`` in results.json) and an emptied results directory, and
+:func:`load_own_results` refuses -- one line, :class:`RunRefused` -- a file this
+invocation did not produce, a file marked ``complete: false`` and a file from
+another SQLAlchemy than the env's.  So a diff can never read stale results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .envs import Env
+from .paths import PACKAGE_DIR, SUITE_DIR, SUITE_INI
+
+INVOCATION_ENV = "SA_CONFORMANCE_INVOCATION"
+RESULTS_NAME = "results.json"
+
+
+class RunRefused(Exception):
+    """Results that must not be diffed (one-line message)."""
+
+
+@dataclass
+class RunOptions:
+    """The `sa-conformance run` options every env gets, unchanged."""
+
+    backend: str | None = None
+    mysql_url: str | None = None
+    require_backend: list[str] = field(default_factory=list)
+    claims: list[str] = field(default_factory=list)
+    numprocesses: str | None = None
+    hypothesis_profile: str | None = None
+    pytest_args: list[str] = field(default_factory=list)
+
+    def run_args(self) -> list[str]:
+        out: list[str] = []
+        if self.backend:
+            out += ["--backend", self.backend]
+        if self.mysql_url:
+            out += ["--mysql-url", self.mysql_url]
+        for b in self.require_backend:
+            out += ["--require-backend", b]
+        for c in self.claims:
+            out += ["--claim", c]
+        if self.numprocesses is not None:
+            out += ["-n", str(self.numprocesses)]
+        if self.hypothesis_profile:
+            out += ["--hypothesis-profile", self.hypothesis_profile]
+        return out
+
+
+def add_run_options(p: argparse.ArgumentParser, *, claims: bool = True) -> None:
+    g = p.add_argument_group("run options (passed unchanged to `sa-conformance run` in every env)")
+    g.add_argument("--backend", help="backend(s), comma-separated (default: the suite's default)")
+    g.add_argument("--mysql-url", help="MySQL-family server URL (or SA_CONFORMANCE_MYSQL_URL)")
+    g.add_argument("--require-backend", action="append", default=[], metavar="NAME",
+                   help="fail (exit 3) instead of skipping when this backend is unavailable")
+    if claims:
+        g.add_argument("--claim", dest="claims", action="append", default=[], metavar="ID",
+                       help="only this claim or family (repeatable)")
+    g.add_argument("-n", dest="numprocesses", default=None, help="xdist workers per run")
+    g.add_argument("--hypothesis-profile", choices=("ci", "dev", "thorough"), default=None)
+
+
+def options_from(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(
+        backend=args.backend, mysql_url=args.mysql_url, require_backend=list(args.require_backend),
+        claims=list(getattr(args, "claims", []) or []), numprocesses=args.numprocesses,
+        hypothesis_profile=args.hypothesis_profile, pytest_args=list(getattr(args, "pytest_args", []) or []),
+    )
+
+
+def new_invocation() -> str:
+    return uuid.uuid4().hex
+
+
+def has_run_verb() -> bool:
+    """H9's `python -m sa_conformance run` is available in this package."""
+    if not (PACKAGE_DIR / "__main__.py").is_file():
+        return False
+    from .cli import build_parser
+
+    sub = next((a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)), None)
+    return bool(sub and "run" in sub.choices)
+
+
+def _claim_nodes(env: Env, claims: list[str], cwd: Path) -> list[str]:
+    """Test node ids citing these claims (or families), collected in the env."""
+    dump = cwd / "claims-dump.json"
+    cmd = [str(env.python), "-m", "pytest", "-c", str(SUITE_INI), "--rootdir", str(SUITE_DIR), "--collect-only",
+           "-q", "--no-results", "--backend", "sqlite-memory", f"--claims-dump={dump}", str(SUITE_DIR)]
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env.subprocess_env(), timeout=600)
+    if proc.returncode != 0 or not dump.exists():
+        raise RunRefused(f"collecting the suite in the SQLAlchemy {env.sqlalchemy} env failed (exit {proc.returncode})")
+    tests = json.loads(dump.read_text(encoding="utf-8"))
+    dump.unlink()
+    wanted = set(claims)
+    nodes = sorted({t for t, ids in tests.items()
+                    if any(i in wanted or i.split(".", 1)[0] in wanted for i in ids)})
+    return [str(SUITE_DIR / n.split("/")[-1]) if "::" not in n else str(SUITE_DIR / n.rsplit("/", 1)[-1])
+            for n in nodes]
+
+
+def suite_command(env: Env, results_dir: Path, opts: RunOptions, cwd: Path) -> list[str]:
+    if has_run_verb():
+        cmd = [str(env.python), "-m", "sa_conformance", "run", "--results", str(results_dir), *opts.run_args()]
+        return cmd + (["--", *opts.pytest_args] if opts.pytest_args else [])
+    # Prototype until `sa-conformance run` lands: the same pytest invocation it makes.
+    run_args = [a for a in opts.run_args()]
+    if opts.claims:
+        cut = [i for i, a in enumerate(run_args) if a == "--claim"]
+        for i in reversed(cut):
+            del run_args[i:i + 2]
+        targets = _claim_nodes(env, opts.claims, cwd)
+        if not targets:
+            raise RunRefused(f"no test cites {', '.join(opts.claims)} in the SQLAlchemy {env.sqlalchemy} suite")
+    else:
+        targets = [str(SUITE_DIR)]
+    return [str(env.python), "-m", "pytest", "-c", str(SUITE_INI), "--rootdir", str(SUITE_DIR), "-q",
+            "--results", str(results_dir / RESULTS_NAME), *run_args, *opts.pytest_args, *targets]
+
+
+@dataclass
+class RunOutcome:
+    env: Env
+    invocation: str
+    results_path: Path
+    returncode: int
+
+
+def run_in_env(env: Env, results_dir: Path, opts: RunOptions, *, log=None, quiet: bool = False) -> RunOutcome:
+    """Run the suite in ``env``, results into an emptied ``results_dir``."""
+    if results_dir.exists():
+        shutil.rmtree(results_dir)
+    results_dir.mkdir(parents=True)
+    invocation = new_invocation()
+    cmd = suite_command(env, results_dir, opts, results_dir)
+    if log:
+        from .redact import from_environment
+
+        log("running: " + from_environment()(" ".join(cmd)))
+    out = subprocess.DEVNULL if quiet else sys.stderr
+    proc = subprocess.run(cmd, cwd=results_dir, stdout=out, stderr=out,
+                          env=env.subprocess_env({INVOCATION_ENV: invocation}))
+    return RunOutcome(env, invocation, results_dir / RESULTS_NAME, proc.returncode)
+
+
+def load_own_results(outcome: RunOutcome) -> dict:
+    """The results this run wrote, or :class:`RunRefused`."""
+    from packaging.version import Version
+
+    from .results import ResultsError, load_results
+
+    path, want = outcome.results_path, outcome.env.sqlalchemy
+    if not path.is_file():
+        raise RunRefused(f"the SQLAlchemy {want} run wrote no results (exit {outcome.returncode}); nothing to diff")
+    try:
+        doc = load_results(path)
+    except ResultsError as exc:
+        raise RunRefused(f"the SQLAlchemy {want} run left unreadable results: {exc}") from None
+    got = doc["run"].get("invocation")
+    if got != outcome.invocation:
+        raise RunRefused(f"{path} was not produced by this invocation (run.invocation {got!r}); refusing to diff it")
+    if not doc.get("complete"):
+        raise RunRefused(f"{path} is marked complete: false (the SQLAlchemy {want} run stopped early, "
+                         f"exit {outcome.returncode}); refusing to diff it")
+    if Version(doc["run"]["sqlalchemy"]) != Version(want):
+        raise RunRefused(f"{path} is from SQLAlchemy {doc['run']['sqlalchemy']}, not {want}; refusing to diff it")
+    return doc
