@@ -25,6 +25,7 @@ else:  # pragma: no cover - exercised on older interpreters only
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9-]*$")
 VERSION_PATTERN = re.compile(r"^\d+\.\d+(\.\d+)?$")
+MEMBER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 #: Families, in the order reports list them.  One test module per family.
 FAMILIES = (
@@ -43,6 +44,10 @@ FAMILIES = (
     "savepoint",
     "expire",
     "legacy-api",
+    "scoped-api",
+    "session-basics",
+    "state-management",
+    "session-transactions",
 )
 
 
@@ -97,6 +102,9 @@ class Claim:
     since: str | None = None
     until: str | None = None
     note: str | None = None
+    #: API-reference members (``"scoped_session.add"``, ``"ScopedRegistry.set"``) whose
+    #: documented behaviour this claim checks (seed 002's Contextual Session API)
+    members: tuple[str, ...] = ()
 
     def applies_to(self, version: str) -> bool:
         """True if the claim holds for this exact SQLAlchemy release."""
@@ -132,6 +140,7 @@ class Claim:
             "since": self.since,
             "until": self.until,
             "note": self.note,
+            "members": list(self.members),
         }
 
 
@@ -175,6 +184,9 @@ def _str_field(raw: Mapping, key: str, where: str, *, required: bool = True) -> 
 
 
 META_FILE = "_catalogue.toml"
+#: member -> claims map for claims written before the ``members`` field, and
+#: the members whose text states nothing observable (see _members.toml)
+MEMBERS_FILE = "_members.toml"
 
 
 def _read_toml(path: Path) -> dict:
@@ -200,14 +212,36 @@ def load_catalogue(path: str | Path) -> Catalogue:
         raise CatalogueError(f"{path / META_FILE}: 'supported_series' must be a non-empty list of 'X.Y' strings")
     cat = Catalogue(path=path, supported_series=tuple(supported))
     for file in sorted(path.glob("*.toml")):
-        if file.name == META_FILE:
+        if file.name.startswith("_"):  # _catalogue.toml, _members.toml
             continue
         if file.stem not in FAMILIES:
             raise CatalogueError(f"{file}: file name must be a family ({', '.join(FAMILIES)})")
         _load_family_file(cat, file, _read_toml(file))
     if not cat.claims:
         raise CatalogueError(f"{path}: no [[claim]] entries")
+    _apply_member_map(cat, path / MEMBERS_FILE)
     return cat
+
+
+def _member_list(value, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(m, str) and MEMBER_PATTERN.match(m) for m in value):
+        raise CatalogueError(f"{where}: 'members' must be a list like [\"scoped_session.add\"]")
+    return tuple(value)
+
+
+def _apply_member_map(cat: Catalogue, file: Path) -> None:
+    """Merge ``[claims]`` of ``_members.toml`` (claim id -> members) into the claims."""
+    if not file.is_file():
+        return
+    from dataclasses import replace
+
+    for cid, members in _read_toml(file).get("claims", {}).items():
+        where = f"{file.name}: claims.{cid}"
+        if cid not in cat.claims:
+            raise CatalogueError(f"{where}: unknown claim id")
+        old = cat.claims[cid]
+        merged = tuple(dict.fromkeys(old.members + _member_list(members, where)))
+        cat.claims[cid] = replace(old, members=merged)
 
 
 def _load_family_file(cat: Catalogue, file: Path, data: dict) -> None:
@@ -237,7 +271,7 @@ def _load_family_file(cat: Catalogue, file: Path, data: dict) -> None:
         seeds = raw.get("seeds", [])
         if not isinstance(seeds, list) or not all(isinstance(s, str) for s in seeds):
             raise CatalogueError(f"{where}: 'seeds' must be a list of seed file names")
-        known = {"id", "family", "claim", "source", "section", "seeds", "since", "until", "note"}
+        known = {"id", "family", "claim", "source", "section", "seeds", "since", "until", "note", "members"}
         extra = set(raw) - known
         if extra:
             raise CatalogueError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
@@ -251,6 +285,7 @@ def _load_family_file(cat: Catalogue, file: Path, data: dict) -> None:
             since=since,
             until=until,
             note=_str_field(raw, "note", where, required=False),
+            members=_member_list(raw.get("members", []), where),
         )
 
 

@@ -1,91 +1,125 @@
-"""Diff two results files keyed by (claim, backend, scope mode).
+"""Diff two results documents, one row per claim, sorted by what it means.
 
-Categories, from the old run to the new one:
+Categories (each claim lands in exactly one; a documented behaviour change is
+one row for the pair ``older claim → newer claim``):
 
-* regressed            pass/expected-fail -> fail/error
-* fixed                fail/error/expected-fail -> pass/unexpected-pass
-* newly applicable     not-applicable -> anything else
-* no longer applicable anything else -> not-applicable
-* appeared / vanished  key present in only one file
-* message changed      failing in both with the same outcome, different message
-* other                any other outcome change (e.g. pass -> skip)
+* undocumented  a claim that held no longer holds on some backend/driver/scope
+                mode, or a claim the catalogue says now applies fails: the
+                regression gate (exit 1)
+* documented    the catalogue links the two claims (``changes`` on the newer
+                one) and the run shows exactly that switch: old behaviour held
+                on OLD, new behaviour holds on NEW
+* api           a claim became (not) applicable by its own since/until without
+                a ``changes`` link: an API member added or removed
+* fixed         failing before, passing now
+* appeared      in one run only (the suite itself changed: appeared / vanished)
+* other         any other outcome change (pass -> skip, changed failure message)
 
-The CI gate (exit status 1) is any key that is failing (fail, error,
-unexpected-pass) in the new run and was not failing in the old one -- a
-regression, a newly applicable claim that fails, an appeared failure, ...
+The unit is the claim: backends, drivers and scope modes fold into the row
+(``targets``).  ``--fail-on documented`` makes documented changes fail too.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
+from .model import Document, Outcome, Record, ResultsError
 from .redact import Redactor
-from .results import BAD, NOT_RUN_BACKEND, ResultsError
 
 CATEGORIES = (
-    ("regressed", "Regressed"),
-    ("fixed", "Fixed"),
-    ("newly-applicable", "Newly applicable"),
-    ("no-longer-applicable", "No longer applicable"),
-    ("appeared", "Appeared"),
-    ("vanished", "Vanished"),
-    ("message-changed", "Changed failure message"),
-    ("other", "Other outcome changes"),
+    ("undocumented", "Undocumented changes", "a claim that held no longer holds: the regression gate"),
+    ("documented", "Documented behaviour changes", "old behaviour → new behaviour, as the catalogue links them"),
+    ("api", "API added / removed", "a claim became (not) applicable by its catalogue range"),
+    ("fixed", "Fixed", "failing before, conforming now"),
+    ("appeared", "Appeared / vanished", "claim in one run only: the suite changed"),
+    ("other", "Other changes", "e.g. pass → skip, a different failure message"),
 )
-Key = tuple[str, str, str]
+TITLES = {c: t for c, t, _ in CATEGORIES}
+FAIL_ON = ("undocumented", "documented")
+ABSENT = "absent"
+_INACTIVE = (Outcome.NOT_APPLICABLE, Outcome.NOT_RUN)
 
 
 @dataclass
-class Change:
-    key: Key
-    category: str
-    old: dict | None
-    new: dict | None
+class TargetChange:
+    target: str
+    old: Record | None
+    new: Record | None
 
     @property
     def old_outcome(self) -> str:
-        return self.old["outcome"] if self.old else "absent"
+        return self.old.outcome.value if self.old else ABSENT
 
     @property
     def new_outcome(self) -> str:
-        return self.new["outcome"] if self.new else "absent"
+        return self.new.outcome.value if self.new else ABSENT
 
     @property
-    def tests_added(self) -> list[str]:
-        """Test functions behind the new record that the old run did not
-        have: a change may come from the suite, not from SQLAlchemy."""
-        old = {t.split("[", 1)[0] for t in (self.old or {}).get("tests", [])}
-        new = {t.split("[", 1)[0] for t in (self.new or {}).get("tests", [])}
-        return sorted(new - old) if self.old else []
+    def changed(self) -> bool:
+        if self.old_outcome != self.new_outcome:
+            return True
+        return bool(self.old and self.new and self.old.outcome.bad
+                    and normalise_message(self.old.message) != normalise_message(self.new.message))
+
+    @property
+    def new_failure(self) -> bool:
+        return self.new is not None and self.new.outcome.bad and not (self.old and self.old.outcome.bad)
+
+
+@dataclass
+class ClaimChange:
+    category: str
+    claim: str  # the claim (for a documented change: the newer one)
+    old_claim: str | None = None  # documented change: the older claim
+    old_status: str = ABSENT  # worst outcome over the targets
+    new_status: str = ABSENT
+    targets: list[TargetChange] = field(default_factory=list)
+    detail: str = ""
+    changelog: str | None = None
+    reference: str | None = None
 
     @property
     def gate(self) -> bool:
-        """A new failure: failing now, not failing before."""
-        return self.new_outcome in BAD and self.old_outcome not in BAD
+        return self.category == "undocumented"
 
 
 @dataclass
 class Diff:
-    old: dict
-    new: dict
+    old: Document
+    new: Document
     old_name: str
     new_name: str
-    changes: list[Change] = field(default_factory=list)
+    changes: list[ClaimChange] = field(default_factory=list)
     unchanged: int = 0
-    claims: dict[str, dict] = field(default_factory=dict)
+    claims: dict[str, Mapping] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def by_category(self) -> dict[str, list[Change]]:
-        out: dict[str, list[Change]] = {c: [] for c, _ in CATEGORIES}
+    def by_category(self) -> dict[str, list[ClaimChange]]:
+        out: dict[str, list[ClaimChange]] = {c: [] for c, _, _ in CATEGORIES}
         for ch in self.changes:
             out[ch.category].append(ch)
         return out
 
     @property
-    def gate(self) -> list[Change]:
+    def gate(self) -> list[ClaimChange]:
         return [c for c in self.changes if c.gate]
+
+    def headline(self) -> str:
+        n = {c: len(v) for c, v in self.by_category().items()}
+
+        def count(k: int, one: str, many: str) -> str:
+            return f"{k} {one if k == 1 else many}"
+
+        return (
+            f"{self.old.run.sqlalchemy} → {self.new.run.sqlalchemy}: "
+            + count(n["documented"], "documented behaviour change", "documented behaviour changes") + ", "
+            + count(n["api"], "API change", "API changes") + ", "
+            + count(n["undocumented"], "undocumented change", "undocumented changes")
+            + f" (claims; also {n['fixed']} fixed, {n['appeared']} appeared/vanished, {n['other']} other)"
+        )
 
 
 _NOISE = [
@@ -102,75 +136,157 @@ def normalise_message(text: str | None) -> str:
     return text
 
 
-def _index(doc: dict) -> dict[Key, dict]:
-    return {
-        (r["claim"], r["backend"], r["scope_mode"]): r for r in doc["results"] if r["backend"] != NOT_RUN_BACKEND
-    }
+def _by_claim(doc: Document) -> dict[str, dict[str, Record]]:
+    out: dict[str, dict[str, Record]] = {}
+    for r in doc.records:
+        if r.outcome is Outcome.NOT_RUN:
+            continue
+        target = r.target + ("" if r.scope_mode == "default" else f" · {r.scope_mode}")
+        out.setdefault(r.claim, {})[target] = r
+    return out
 
 
-def classify(old: dict | None, new: dict | None) -> str | None:
-    if old is None and new is None:
-        return None
-    if old is None:
-        return "appeared"
-    if new is None:
-        return "vanished"
-    o, n = old["outcome"], new["outcome"]
-    if o == n:
-        if o in BAD and normalise_message(old.get("message")) != normalise_message(new.get("message")):
-            return "message-changed"
-        return None
-    if o == "not-applicable":
-        return "newly-applicable"
-    if n == "not-applicable":
-        return "no-longer-applicable"
-    if o in ("pass", "expected-fail") and n in ("fail", "error"):
-        return "regressed"
-    if o in ("fail", "error", "expected-fail") and n in ("pass", "unexpected-pass"):
-        return "fixed"
-    return "other"
+def _active(recs: Mapping[str, Record] | None) -> bool:
+    return bool(recs) and any(r.outcome not in _INACTIVE for r in recs.values())
 
 
-def diff_results(old: dict, new: dict, old_name: str = "old", new_name: str = "new") -> Diff:
-    if old["suite"]["name"] != new["suite"]["name"]:
-        raise ResultsError(
-            f"refusing to diff results of different suites: {old_name} is {old['suite']['name']!r}, "
-            f"{new_name} is {new['suite']['name']!r}"
-        )
+def _worst(recs: Mapping[str, Record] | None) -> str:
+    if not recs:
+        return ABSENT
+    return min((r.outcome for r in recs.values()), key=lambda o: o.rank).value
+
+
+def _targets(a: Mapping[str, Record] | None, b: Mapping[str, Record] | None) -> list[TargetChange]:
+    a, b = a or {}, b or {}
+    return [TargetChange(t, a.get(t), b.get(t)) for t in sorted(set(a) | set(b))]
+
+
+def _catalogue_meta(old: Document, new: Document) -> dict[str, Mapping]:
+    """Catalogue entries: the packaged catalogue, overridden by what the runs embed."""
+    meta: dict[str, Mapping] = {}
+    try:
+        from .catalogue import load_catalogue
+        from .paths import CATALOGUE_DIR
+
+        meta = {c.id: c.to_json() for c in load_catalogue(CATALOGUE_DIR)}
+    except Exception:  # a broken packaged catalogue must not stop a diff of two valid files
+        pass
+    for doc in (old, new):
+        for cid, c in doc.claims.items():
+            merged = dict(meta.get(cid, {}))
+            merged.update({k: v for k, v in c.items() if v is not None or k not in merged})
+            meta[cid] = merged
+    return meta
+
+
+def _chain(meta: Mapping[str, Mapping], claim_id: str) -> list[str]:
+    """The claims that succeed ``claim_id`` through ``changes`` links, nearest first."""
+    succ = {c.get("changes"): cid for cid, c in meta.items() if c.get("changes")}
+    out, cur = [], claim_id
+    while cur in succ and succ[cur] not in out:
+        cur = succ[cur]
+        out.append(cur)
+    return out
+
+
+def diff_results(old: Document, new: Document, old_name: str = "old", new_name: str = "new") -> Diff:
+    if old.suite_name != new.suite_name:
+        raise ResultsError(f"refusing to diff results of different suites: {old_name} is {old.suite_name!r}, "
+                           f"{new_name} is {new.suite_name!r}")
     d = Diff(old=old, new=new, old_name=old_name, new_name=new_name)
-    d.claims = {**old["claims"], **new["claims"]}
-    a, b = _index(old), _index(new)
-    for key in sorted(set(a) | set(b)):
-        cat = classify(a.get(key), b.get(key))
-        if cat is None:
+    d.claims = _catalogue_meta(old, new)
+    a, b = _by_claim(old), _by_claim(new)
+    paired: set[str] = set()
+    for cid in sorted(set(a) | set(b)):
+        if cid in paired:
+            continue
+        oa, nb = a.get(cid), b.get(cid)
+        if _active(oa) and not _active(nb) and nb is not None:
+            succ = next((s for s in _chain(d.claims, cid) if _active(b.get(s)) and not _active(a.get(s))), None)
+            if succ is not None:
+                paired.add(succ)
+                d.changes.append(_documented(d, cid, succ, a, b))
+                continue
+    for cid in sorted(set(a) | set(b)):
+        if cid in paired or any(ch.old_claim == cid for ch in d.changes):
+            continue
+        ch = _classify(d, cid, a.get(cid), b.get(cid))
+        if ch is None:
             d.unchanged += 1
         else:
-            d.changes.append(Change(key, cat, a.get(key), b.get(key)))
-    for name, doc in ((old_name, old), (new_name, new)):
-        if not doc["complete"]:
-            d.warnings.append(f"{name} is an incomplete run (interrupted or stopped early): vanished keys may be noise")
-    def functions(doc: dict) -> set[str]:
-        return {t.split("[", 1)[0] for r in doc["results"] for t in r.get("tests", [])}
-
-    added, removed = functions(new) - functions(old), functions(old) - functions(new)
-    if added or removed:
-        d.warnings.append(
-            f"the suite differs between the runs: {len(added)} test function(s) only in {new_name}, "
-            f"{len(removed)} only in {old_name}; changes marked 'suite' involve them"
-        )
-    ob, nb = old["run"].get("backends", {}), new["run"].get("backends", {})
-    for backend in sorted(set(ob) & set(nb)):
-        for fld in ("product", "server_version", "dbapi", "isolation_level", "sql_mode"):
-            if ob[backend].get(fld) != nb[backend].get(fld):
-                d.warnings.append(
-                    f"backend {backend}: {fld} differs ({ob[backend].get(fld)!r} -> {nb[backend].get(fld)!r}); "
-                    "not only SQLAlchemy changed"
-                )
+            d.changes.append(ch)
+    order = {c: i for i, (c, _, _) in enumerate(CATEGORIES)}
+    d.changes.sort(key=lambda ch: (order[ch.category], ch.claim))
+    _warnings(d)
     return d
 
 
-# -- output --------------------------------------------------------------------
-def _first_line(text: str | None, limit: int = 240) -> str:
+def _documented(d: Diff, older: str, newer: str, a, b) -> ClaimChange:
+    meta = d.claims.get(newer, {})
+    targets = _targets(a.get(older), b.get(newer))
+    ch = ClaimChange("documented", newer, old_claim=older, old_status=_worst(a.get(older)),
+                     new_status=_worst(b.get(newer)), targets=targets,
+                     changelog=meta.get("changelog"), reference=meta.get("reference") or meta.get("source"))
+    if any(r.outcome.bad for r in (b.get(newer) or {}).values()):
+        ch.category = "undocumented"
+        ch.detail = f"the catalogue says {older} becomes {newer} here, but {newer} does not hold"
+    elif any(r.outcome.bad for r in (a.get(older) or {}).values()):
+        ch.detail = f"{older} did not hold on the old release either"
+    return ch
+
+
+def _classify(d: Diff, cid: str, oa, nb) -> ClaimChange | None:
+    targets = _targets(oa, nb)
+    meta = d.claims.get(cid, {})
+    ch = ClaimChange("other", cid, old_status=_worst(oa), new_status=_worst(nb), targets=targets,
+                     changelog=meta.get("changelog"), reference=meta.get("reference"))
+    if oa is None or nb is None:
+        ch.category = "undocumented" if any(t.new_failure for t in targets) else "appeared"
+        ch.detail = "only in " + (d.new_name if oa is None else d.old_name)
+        return ch
+    was, now = _active(oa), _active(nb)
+    if was != now:
+        failing = any(t.new_failure for t in targets)
+        ch.category = "undocumented" if failing else "api"
+        added = "added" if now else "removed"
+        ch.detail = (f"the catalogue says it applies from {d.new.run.sqlalchemy}, but it does not hold" if failing
+                     else f"{added} ({'since ' + meta['since'] if now and meta.get('since') else ''}"
+                          f"{'until ' + meta['until'] if not now and meta.get('until') else ''})".replace(" ()", ""))
+        return ch
+    changed = [t for t in targets if t.changed]
+    if not changed:
+        return None
+    if any(t.new_failure for t in changed):
+        ch.category = "undocumented"
+    elif all((t.old is not None and t.old.outcome.bad) and (t.new is not None and not t.new.outcome.bad)
+             for t in changed if t.old_outcome != t.new_outcome) and any(t.old_outcome != t.new_outcome for t in changed):
+        ch.category = "fixed"
+    ch.targets = targets
+    return ch
+
+
+def _warnings(d: Diff) -> None:
+    for name, doc in ((d.old_name, d.old), (d.new_name, d.new)):
+        if not doc.complete:
+            d.warnings.append(f"{name} is an incomplete run (interrupted or stopped early): vanished claims may be noise")
+
+    def functions(doc: Document) -> set[str]:
+        return {t.split("[", 1)[0] for r in doc.records for t in r.tests}
+
+    added, removed = functions(d.new) - functions(d.old), functions(d.old) - functions(d.new)
+    if added or removed:
+        d.warnings.append(f"the suite differs between the runs: {len(added)} test function(s) only in {d.new_name}, "
+                          f"{len(removed)} only in {d.old_name}")
+    ob, nb = d.old.run.backends, d.new.run.backends
+    for backend in sorted(set(ob) & set(nb)):
+        for fld in ("product", "server_version", "dbapi", "isolation_level", "sql_mode"):
+            if ob[backend].get(fld) != nb[backend].get(fld):
+                d.warnings.append(f"backend {backend}: {fld} differs ({ob[backend].get(fld)!r} -> "
+                                  f"{nb[backend].get(fld)!r}); not only SQLAlchemy changed")
+
+
+# -- output ----------------------------------------------------------------------
+def first_line(text: str | None, limit: int = 240) -> str:
     lines = (text or "").strip().splitlines()
     line = lines[0] if lines else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -180,78 +296,100 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
-def _key_text(key: Key) -> str:
-    claim, backend, mode = key
-    return f"{claim} on {backend}" + ("" if mode == "default" else f" ({mode})")
+def fold_targets(ch: ClaimChange) -> str:
+    """'sqlite-memory, mysql [pymysql] (+2 unchanged)': the targets that changed."""
+    changed = [t.target for t in ch.targets if t.changed or ch.category in ("documented", "api", "appeared")]
+    rest = len(ch.targets) - len(changed)
+    return ", ".join(changed) + (f" (+{rest} unchanged)" if rest else "")
+
+
+def claim_label(ch: ClaimChange) -> str:
+    return f"{ch.old_claim} → {ch.claim}" if ch.old_claim else ch.claim
+
+
+def reference_text(ch: ClaimChange) -> str:
+    parts = [p for p in (ch.changelog, ch.reference) if p]
+    return " · ".join(parts)
 
 
 def markdown(d: Diff, redact: Redactor | None = None) -> str:
     redact = redact or Redactor()
-    ov, nv = d.old["run"]["sqlalchemy"], d.new["run"]["sqlalchemy"]
-    out = [f"# Conformance diff: SQLAlchemy {ov} → {nv}", ""]
-    out.append(f"- old: `{d.old_name}` (SQLAlchemy {ov}, {d.old['run']['started']})")
-    out.append(f"- new: `{d.new_name}` (SQLAlchemy {nv}, {d.new['run']['started']})")
+    out = [f"# {d.headline()}", ""]
+    out.append(f"- old: `{d.old_name}` (SQLAlchemy {d.old.run.sqlalchemy}, {d.old.run.started})")
+    out.append(f"- new: `{d.new_name}` (SQLAlchemy {d.new.run.sqlalchemy}, {d.new.run.started})")
     gate = d.gate
-    out.append(
-        f"- **{len(gate)} new failure(s)**" + (" — CI gate fails" if gate else " — CI gate passes")
-        + f"; {len(d.changes)} change(s), {d.unchanged} unchanged key(s)"
-    )
-    for w in d.warnings:
-        out.append(f"- ⚠ {w}")
+    out.append(f"- **{len(gate)} undocumented change(s)**" + (" — CI gate fails" if gate else " — CI gate passes")
+               + f"; {d.unchanged} claim(s) unchanged")
+    out += [f"- ⚠ {w}" for w in d.warnings]
     out.append("")
-    groups = d.by_category()
-    out.append("| category | count |")
-    out.append("|---|---:|")
-    for cat, title in CATEGORIES:
-        out.append(f"| {title} | {len(groups[cat])} |")
-    out.append("")
-    for cat, title in CATEGORIES:
-        changes = groups[cat]
+    for cat, title, changes in ((c, TITLES[c], v) for c, v in d.by_category().items()):
         if not changes:
             continue
-        out.append(f"## {title} ({len(changes)})")
-        out.append("")
-        out.append("| claim | backend | old → new | detail |")
-        out.append("|---|---|---|---|")
+        out += [f"## {title} ({len(changes)})", "", "| claim | old → new | targets | detail |", "|---|---|---|---|"]
         for ch in changes:
-            claim, backend, mode = ch.key
-            src = d.claims.get(claim, {}).get("source", "")
-            link = f"[{claim}]({src})" if src.startswith("http") else f"`{claim}`"
-            bmode = backend + ("" if mode == "default" else f" ({mode})")
-            detail = ""
-            if cat == "message-changed":
-                detail = f"was: {_first_line(ch.old.get('message'))}<br>now: {_first_line(ch.new.get('message'))}"
-            elif ch.new and (ch.new.get("message") or ch.new.get("reason")):
-                detail = _first_line(ch.new.get("message") or ch.new.get("reason"))
-            elif ch.old and (ch.old.get("message") or ch.old.get("reason")):
-                detail = "was: " + _first_line(ch.old.get("message") or ch.old.get("reason"))
-            mark = " ❗" if ch.gate else ""
-            if ch.tests_added:
-                detail = f"suite: new test(s) {', '.join(ch.tests_added)}; " + detail
-            out.append(f"| {link} | {bmode} | {ch.old_outcome} → {ch.new_outcome}{mark} | {_md(detail)} |")
+            src = d.claims.get(ch.claim, {}).get("source", "")
+            label = claim_label(ch)
+            link = f"[{label}]({src})" if src.startswith("http") else f"`{label}`"
+            detail = ch.detail
+            if cat == "documented":
+                old_text = d.claims.get(ch.old_claim, {}).get("claim", "")
+                new_text = d.claims.get(ch.claim, {}).get("claim", "")
+                detail = f"was: {old_text}<br>now: {new_text}<br>{reference_text(ch)}"
+            else:
+                msgs = [t.new.message or t.new.reason for t in ch.targets if t.changed and t.new and (t.new.message or t.new.reason)]
+                if msgs:
+                    detail = (detail + "; " if detail else "") + first_line(msgs[0])
+            out.append(f"| {link} | {ch.old_status} → {ch.new_status}{' ❗' if ch.gate else ''} | "
+                       f"{_md(fold_targets(ch))} | {_md(detail)} |")
         out.append("")
     if gate:
-        out.append("❗ = new failure (counts toward the CI gate).")
+        out.append("❗ = undocumented change (counts toward the CI gate).")
     return redact("\n".join(out).rstrip() + "\n")
 
 
-def html(d: Diff, redact: Redactor | None = None) -> str:
-    from .report import OUTCOME_LABEL, _env, version_range
+def to_json(d: Diff) -> dict:
+    def rec(r: Record | None):
+        return None if r is None else {"outcome": r.outcome.value, "message": r.message, "reason": r.reason}
 
+    return {
+        "headline": d.headline(), "unit": "claims",
+        "old": {"file": d.old_name, "sqlalchemy": d.old.run.sqlalchemy},
+        "new": {"file": d.new_name, "sqlalchemy": d.new.run.sqlalchemy},
+        "counts": {c: len(v) for c, v in d.by_category().items()}, "unchanged": d.unchanged,
+        "warnings": d.warnings,
+        "changes": [{
+            "category": ch.category, "claim": ch.claim, "old_claim": ch.old_claim, "old": ch.old_status,
+            "new": ch.new_status, "gate": ch.gate, "detail": ch.detail, "changelog": ch.changelog,
+            "reference": ch.reference,
+            "targets": [{"target": t.target, "old": rec(t.old), "new": rec(t.new)} for t in ch.targets],
+        } for ch in d.changes],
+    }
+
+
+def json_text(d: Diff, redact: Redactor | None = None) -> str:
+    return (redact or Redactor())(json.dumps(to_json(d), indent=1)) + "\n"
+
+
+def html(d: Diff, redact: Redactor | None = None) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sa_conformance", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     redact = redact or Redactor()
     groups = d.by_category()
-    text = _env().get_template("diff.html.j2").render(
-        d=d,
-        groups=[(cat, title, groups[cat]) for cat, title in CATEGORIES],
-        labels={**OUTCOME_LABEL, "absent": "absent"},
-        first_line=_first_line,
-        version_range=version_range,
+    text = env.get_template("diff.html.j2").render(
+        d=d, groups=[(c, t, h, groups[c]) for c, t, h in CATEGORIES], first_line=first_line,
+        fold_targets=fold_targets, claim_label=claim_label, reference_text=reference_text,
     )
     return redact(text)
 
 
-def exit_code(d: Diff) -> int:
-    return 1 if d.gate else 0
+def exit_code(d: Diff, fail_on: str = "undocumented") -> int:
+    if d.gate:
+        return 1
+    if fail_on == "documented" and d.by_category()["documented"]:
+        return 1
+    return 0
 
 
 def check_names(names: Sequence[str]) -> None:

@@ -35,7 +35,7 @@ class RunOptions:
 
     backend: str | None = None
     mysql_url: str | None = None
-    require_backend: list[str] = field(default_factory=list)
+    require_backend: str | None = None  # comma-separated, as `run` takes it
     claims: list[str] = field(default_factory=list)
     numprocesses: str | None = None
     hypothesis_profile: str | None = None
@@ -47,8 +47,8 @@ class RunOptions:
             out += ["--backend", self.backend]
         if self.mysql_url:
             out += ["--mysql-url", self.mysql_url]
-        for b in self.require_backend:
-            out += ["--require-backend", b]
+        if self.require_backend:
+            out += ["--require-backend", self.require_backend]
         for c in self.claims:
             out += ["--claim", c]
         if self.numprocesses is not None:
@@ -62,8 +62,8 @@ def add_run_options(p: argparse.ArgumentParser, *, claims: bool = True) -> None:
     g = p.add_argument_group("run options (passed unchanged to `sa-conformance run` in every env)")
     g.add_argument("--backend", help="backend(s), comma-separated (default: the suite's default)")
     g.add_argument("--mysql-url", help="MySQL-family server URL (or SA_CONFORMANCE_MYSQL_URL)")
-    g.add_argument("--require-backend", action="append", default=[], metavar="NAME",
-                   help="fail (exit 3) instead of skipping when this backend is unavailable")
+    g.add_argument("--require-backend", metavar="NAMES", default=None,
+                   help="comma-separated backends that must be provisioned (else the run exits 3)")
     if claims:
         g.add_argument("--claim", dest="claims", action="append", default=[], metavar="ID",
                        help="only this claim or family (repeatable)")
@@ -73,10 +73,31 @@ def add_run_options(p: argparse.ArgumentParser, *, claims: bool = True) -> None:
 
 def options_from(args: argparse.Namespace) -> RunOptions:
     return RunOptions(
-        backend=args.backend, mysql_url=args.mysql_url, require_backend=list(args.require_backend),
+        backend=args.backend, mysql_url=args.mysql_url, require_backend=args.require_backend,
         claims=list(getattr(args, "claims", []) or []), numprocesses=args.numprocesses,
         hypothesis_profile=args.hypothesis_profile, pytest_args=list(getattr(args, "pytest_args", []) or []),
     )
+
+
+def check_options(opts: RunOptions) -> None:
+    """Reject bad run options here, before any env is created (`run`'s own checks)."""
+    try:
+        from . import cmd_run
+    except ImportError:  # pragma: no cover - `run` not built yet
+        return
+    try:
+        if opts.backend:
+            cmd_run._check_backends(opts.backend, "--backend")
+        if opts.require_backend:
+            cmd_run._check_backends(opts.require_backend, "--require-backend")
+        cmd_run._check_numprocesses(opts.numprocesses)
+        cmd_run._check_profile(opts.hypothesis_profile)
+        if opts.claims:
+            cmd_run._check_claims(opts.claims)
+        if opts.mysql_url:
+            cmd_run._check_mysql_url(opts.mysql_url)
+    except cmd_run.RunUsageError as exc:
+        raise RunRefused(str(exc)) from None
 
 
 def new_invocation() -> str:
@@ -154,11 +175,12 @@ def run_in_env(env: Env, results_dir: Path, opts: RunOptions, *, log=None, quiet
     return RunOutcome(env, invocation, results_dir / RESULTS_NAME, proc.returncode)
 
 
-def load_own_results(outcome: RunOutcome) -> dict:
-    """The results this run wrote, or :class:`RunRefused`."""
+def load_own_results(outcome: RunOutcome):
+    """The results :class:`~sa_conformance.model.Document` this run wrote, or :class:`RunRefused`."""
     from packaging.version import Version
 
-    from .results import ResultsError, load_results
+    from .model import ResultsError
+    from .resultsio import load_results
 
     path, want = outcome.results_path, outcome.env.sqlalchemy
     if not path.is_file():
@@ -167,12 +189,12 @@ def load_own_results(outcome: RunOutcome) -> dict:
         doc = load_results(path)
     except ResultsError as exc:
         raise RunRefused(f"the SQLAlchemy {want} run left unreadable results: {exc}") from None
-    got = doc["run"].get("invocation")
+    got = doc.run.invocation
     if got != outcome.invocation:
         raise RunRefused(f"{path} was not produced by this invocation (run.invocation {got!r}); refusing to diff it")
-    if not doc.get("complete"):
+    if not doc.complete:
         raise RunRefused(f"{path} is marked complete: false (the SQLAlchemy {want} run stopped early, "
                          f"exit {outcome.returncode}); refusing to diff it")
-    if Version(doc["run"]["sqlalchemy"]) != Version(want):
-        raise RunRefused(f"{path} is from SQLAlchemy {doc['run']['sqlalchemy']}, not {want}; refusing to diff it")
+    if Version(doc.run.sqlalchemy) != Version(want):
+        raise RunRefused(f"{path} is from SQLAlchemy {doc.run.sqlalchemy}, not {want}; refusing to diff it")
     return doc
