@@ -95,7 +95,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r.add_argument("--results", metavar="DIR", default=DEFAULT_RESULTS_DIR,
                    help=f"directory for {RESULTS_NAME}, {JUNIT_NAME}, {SUMMARY_NAME}, {MATRIX_NAME} "
                    f"(default: ./{DEFAULT_RESULTS_DIR}/); earlier files of these names are replaced")
-    for names, kw in backend_passthrough_options():
+    try:
+        passthrough = backend_passthrough_options()
+    except Exception as exc:  # never break the other verbs; `run` reports the broken plugin itself
+        passthrough = []
+        r.epilog = f"{EXIT_CODES_HELP}\n\n(backend options unavailable: {exc.__class__.__name__}: {exc})"
+    for names, kw in passthrough:
         dest = "fx_" + kw.get("dest", names[0].lstrip("-").replace("-", "_"))
         extra = {k: kw[k] for k in ("metavar", "choices", "type") if k in kw}
         r.add_argument(*names, dest=dest, action=kw.get("action", "store"), default=None,
