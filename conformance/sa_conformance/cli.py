@@ -4,9 +4,11 @@
     sa-conformance diff OLD NEW [--html PATH] [--md PATH]
     sa-conformance claims [QUERY] [--family F] [--tests] [--json]
     sa-conformance check [--no-collect]
-    sa-conformance upgrade-diff OLD_SERIES NEW_SERIES [--html PATH] [-- PYTEST_ARGS...]
+    sa-conformance upgrade OLD NEW [run options] [-- PYTEST_ARGS...]   (cmd_upgrade.py)
+    sa-conformance bisect CLAIM [--from V] [--to V]                     (cmd_bisect.py)
+    sa-conformance history --series X.Y [--shard K/N]                   (cmd_history.py)
 
-Exit status: 0 success; 1 ``diff``/``upgrade-diff`` found new failures or
+Exit status: 0 success; 1 ``diff``/``upgrade`` found undocumented changes or
 ``check`` found problems; 2 bad input (missing, empty, corrupt or invalid
 results files, files from different suites, a broken catalogue).  Errors are
 one line on stderr, never a traceback (set SA_CONFORMANCE_DEBUG=1 for one).
@@ -17,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,6 @@ from . import __version__
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 from .paths import CATALOGUE_DIR, EXPECTATIONS_FILE, PACKAGE_DIR, SUITE_DIR, SUITE_INI, repo_root
-SERIES_ENVS = {"1.4": "sa14", "2.0": "sa20", "2.1": "sa21", "pre": "sapre"}
 
 
 class CliError(Exception):
@@ -51,7 +51,7 @@ def _err(text: str) -> None:
 
 
 def _load_all(paths: Sequence[str]) -> list[dict]:
-    from .results import load_results
+    from .resultsio import load_results
 
     return [load_results(p) for p in paths]
 
@@ -67,8 +67,9 @@ def _catalogue_dir(arg: str | None) -> Path:
 
 # -- verbs ---------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import check_same_suite, html_matrix, markdown_summary
-    from .results import write_atomic
+    from .model import check_same_suite
+    from .report import html_matrix, markdown_summary
+    from .resultsio import write_atomic
 
     docs = _load_all(args.results)
     check_same_suite(docs, args.results)
@@ -90,23 +91,11 @@ def _err_info(text: str) -> None:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from . import diff as diffmod
+    from .cmd_upgrade import emit_diff
+    from .resultsio import load_results
 
-    old, new = _load_all([args.old, args.new])
-    d = diffmod.diff_results(old, new, args.old, args.new)
-    redact = _redactor()
-    if args.html:
-        from .results import write_atomic
-
-        write_atomic(Path(args.html), diffmod.html(d, redact))
-        _err_info(f"wrote {args.html}")
-    text = diffmod.markdown(d, redact)
-    if args.md:
-        from .results import write_atomic
-
-        write_atomic(Path(args.md), text)
-    else:
-        _out(text)
-    return diffmod.exit_code(d) if not args.no_gate else EXIT_OK
+    old, new = load_results(args.old), load_results(args.new)
+    return emit_diff(diffmod.diff_results(old, new, args.old, args.new), args)
 
 
 def _collect_claim_tests(root: Path, catalogue: Path | None = None) -> dict[str, list[str]]:
@@ -190,37 +179,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _env_for(series: str) -> str:
-    if series in SERIES_ENVS.values():
-        return series
-    if series in SERIES_ENVS:
-        return SERIES_ENVS[series]
-    raise CliError(f"unknown SQLAlchemy series {series!r}; choose from {', '.join(SERIES_ENVS)}")
-
-
-def cmd_upgrade_diff(args: argparse.Namespace) -> int:
-    root = _repo_root()
-    old_env, new_env = _env_for(args.old), _env_for(args.new)
-    if not args.no_run:
-        tox = shutil.which("tox") or str(Path(sys.executable).with_name("tox"))
-        if not Path(tox).exists() and not shutil.which("tox"):
-            raise CliError("tox is not installed (pip install 'sa-session-conformance[dev]')")
-        cmd = [tox, "-c", str(root / "tox.ini"), "-e", f"{old_env},{new_env}"]
-        if args.pytest_args:
-            cmd += ["--", *args.pytest_args]
-        _err_info("running: " + _redactor()(" ".join(cmd)))
-        proc = subprocess.run(cmd, cwd=root, stdout=sys.stderr)  # stdout: only the diff
-        if proc.returncode not in (0, 1):
-            # tox returns the worst env status; pytest exit 1 (failures) still left results
-            _err_info(f"tox exited {proc.returncode}; diffing whatever results were written")
-    ns = argparse.Namespace(
-        old=str(root / "reports" / old_env / "results.json"),
-        new=str(root / "reports" / new_env / "results.json"),
-        html=args.html, md=args.md, no_gate=args.no_gate,
-    )
-    return cmd_diff(ns)
-
-
 # -- parser ----------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -244,15 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser(
         "diff", help="compare two results files (CI gate)",
-        description="Diff two results files keyed by (claim, backend, scope mode): regressed, fixed, newly "
-        "applicable, no longer applicable, appeared, vanished, changed failure message. Markdown to stdout. "
-        "Exit 1 when the new run has failures the old one did not.",
+        description="Diff two results files, one row per claim (backends, drivers, scope modes folded in): "
+        "undocumented changes (the gate), documented behaviour changes, API added/removed, fixed, "
+        "appeared/vanished. Markdown (or --format json) to stdout; its first line is the summary. "
+        "Exit 1 on undocumented changes (with --fail-on documented also on documented ones).",
     )
     d.add_argument("old", metavar="OLD")
     d.add_argument("new", metavar="NEW")
-    d.add_argument("--html", metavar="PATH", help="also write the diff as HTML")
-    d.add_argument("--md", metavar="PATH", help="write the Markdown here instead of stdout")
-    d.add_argument("--no-gate", action="store_true", help="exit 0 even when there are new failures")
+    from .cmd_upgrade import add_output_options
+
+    add_output_options(d)
     d.set_defaults(func=cmd_diff)
 
     c = sub.add_parser("claims", help="list or search the claims catalogue",
@@ -272,19 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--no-collect", action="store_true", help="only validate the files; do not collect tests")
     k.set_defaults(func=cmd_check)
 
-    u = sub.add_parser(
-        "upgrade-diff", help="run two SQLAlchemy versions with tox and diff them",
-        description="Run `tox -e <old>,<new>` (series 1.4, 2.0, 2.1 or pre; or tox env names) and diff "
-        "reports/<env>/results.json. Arguments after -- go to pytest, e.g. "
-        "`sa-conformance upgrade-diff 2.0 2.1 --html reports/up.html -- --backend sqlite-memory,mysql`.",
-    )
-    u.add_argument("old", metavar="OLD_SERIES")
-    u.add_argument("new", metavar="NEW_SERIES")
-    u.add_argument("--html", metavar="PATH")
-    u.add_argument("--md", metavar="PATH")
-    u.add_argument("--no-gate", action="store_true")
-    u.add_argument("--no-run", action="store_true", help="only diff the existing results of the two envs")
-    u.set_defaults(func=cmd_upgrade_diff)
+    from .cmd_upgrade import add_parser as add_upgrade_parser
+
+    add_upgrade_parser(sub)  # upgrade, and upgrade-diff as its alias
+    from .cmd_bisect import add_parser as add_bisect_parser
+
+    add_bisect_parser(sub)
 
     from .cmd_run import add_parser as add_run_parser
 
@@ -295,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from .catalogue import CatalogueError
     from .expectations import ExpectationsError
-    from .results import ResultsError
+    from .model import ResultsError
 
     args_list = list(sys.argv[1:] if argv is None else argv)
     pytest_args: list[str] = []

@@ -1,53 +1,36 @@
-"""Reports from results files: the Markdown summary and the HTML claims matrix.
+"""Reports from results documents: the Markdown summary and the HTML claims
+matrix.  Pytest-free; reads only :mod:`sa_conformance.model` types.
 
-Several results files (e.g. one per SQLAlchemy version) merge into one
-matrix: claims grouped by family as rows, backends x versions as columns.
-Everything needed is embedded in the results files (claim text, source,
-range), so no catalogue is read here.
+Both count the same unit as the terminal's claims line: claim verdicts
+(:data:`~sa_conformance.model.UNIT`), one per record.  Several documents
+(e.g. one per SQLAlchemy version) merge into one matrix: claims grouped by
+family as rows, backends x runs as columns.  A claim checked without a
+database has no column; its verdict shows in the claim's own cell.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from .catalogue import FAMILIES
+from .model import BAD, UNIT, Document, Outcome, Record, claims_line, worst
 from .redact import Redactor
-from .results import BAD, NOT_RUN_BACKEND, OUTCOMES, PRIORITY, SUITE_NAME, ResultsError
 
-OUTCOME_LABEL = {
-    "pass": "pass",
-    "fail": "FAIL",
-    "error": "ERROR",
-    "skip": "skip",
-    "not-applicable": "n/a",
-    "expected-fail": "xfail",
-    "unexpected-pass": "XPASS",
-    "not-run": "not run",
-}
-OUTCOME_HELP = {
-    "pass": "the claim held",
-    "fail": "the claim did not hold (or the test leaked)",
-    "error": "the test could not run properly (setup/teardown error)",
-    "skip": "skipped (backend unavailable or lacking a capability)",
-    "not-applicable": "the claim does not apply to this SQLAlchemy version",
-    "expected-fail": "a known deviation listed in expectations.toml failed as expected",
-    "unexpected-pass": "a known deviation passed: remove its expectations.toml entry",
-    "not-run": "no test for this claim was collected in this run",
-}
+OUTCOME_LABEL = {o.value: o.label for o in Outcome}
+OUTCOME_HELP = {o.value: o.help for o in Outcome}
+OUTCOMES = tuple(o.value for o in Outcome)
 MAX_FAILURES_MD = 60
+#: how a reviewer reruns one verdict, as a user and inside this repository
+RERUN_USER = "sa-conformance run"
+RERUN_REPO = "pytest"
 
 
 @dataclass
-class Run:
+class RunColumn:
     label: str
-    doc: dict
-
-    @property
-    def version(self) -> str:
-        return self.doc["run"]["sqlalchemy"]
+    doc: Document
 
 
 @dataclass
@@ -60,32 +43,30 @@ class Column:
 
 @dataclass
 class Cell:
-    """One (claim, backend, run) cell: the records of each scope mode."""
+    """One (claim, backend, run) cell: one record per driver x scope mode."""
 
-    records: list[dict]
+    records: list[Record]
 
     @property
     def outcome(self) -> str:
-        return min((r["outcome"] for r in self.records), key=lambda o: OUTCOMES.index(o))
+        return worst(r.outcome for r in self.records).value
 
     @property
     def modes(self) -> bool:
-        return len(self.records) > 1 or self.records[0]["scope_mode"] != "default"
+        return len(self.records) > 1 or self.records[0].scope_mode != "default"
 
     @property
     def tests(self) -> list[str]:
-        out: list[str] = []
-        for r in self.records:
-            out.extend(t for t in r.get("tests", []) if t not in out)
-        return out
+        return list(dict.fromkeys(t for r in self.records for t in r.tests))
 
 
 @dataclass
 class Matrix:
-    runs: list[Run]
+    runs: list[RunColumn]
     claims: dict[str, dict]
     columns: list[Column]
-    cells: dict[tuple[str, int], Cell] = field(default_factory=dict)  # (claim, column index) -> cell
+    cells: dict[tuple[str, int], Cell] = field(default_factory=dict)  # (claim, column) -> cell
+    no_db: dict[str, list[tuple[str, Record]]] = field(default_factory=dict)  # claim -> [(run label, record)]
 
     def families(self) -> list[tuple[str, list[dict]]]:
         groups: dict[str, list[dict]] = {}
@@ -97,11 +78,15 @@ class Matrix:
     def cell(self, claim: str, col: int) -> Cell | None:
         return self.cells.get((claim, col))
 
+    @property
+    def backends(self) -> list[str]:
+        return list(dict.fromkeys(c.backend for c in self.columns))
 
-def run_labels(docs: Sequence[dict]) -> list[str]:
+
+def run_labels(docs: Sequence[Document]) -> list[str]:
     labels: list[str] = []
     for doc in docs:
-        base = f"SA {doc['run']['sqlalchemy']}"
+        base = f"SA {doc.run.sqlalchemy}"
         label, n = base, 2
         while label in labels:
             label, n = f"{base} #{n}", n + 1
@@ -109,48 +94,41 @@ def run_labels(docs: Sequence[dict]) -> list[str]:
     return labels
 
 
-def check_same_suite(docs: Sequence[dict], names: Sequence[str]) -> None:
-    suites = {d["suite"]["name"] for d in docs}
-    if len(suites) > 1:
-        detail = ", ".join(f"{n}: {d['suite']['name']!r}" for n, d in zip(names, docs))
-        raise ResultsError(f"results files come from different suites ({detail})")
-
-
-def build_matrix(docs: Sequence[dict]) -> Matrix:
-    """Rows: claims; columns: backend x run (one run: just backends).  A cell
-    holds one record per scope mode; its colour is the worst of them."""
-    runs = [Run(label, doc) for label, doc in zip(run_labels(docs), docs)]
+def build_matrix(docs: Sequence[Document]) -> Matrix:
+    """Rows: claims; columns: backend x run.  A cell holds the records of
+    each driver and scope mode; its colour is the worst of them."""
+    runs = [RunColumn(label, doc) for label, doc in zip(run_labels(docs), docs)]
     claims: dict[str, dict] = {}
-    for doc in docs:
-        claims.update(doc["claims"])
     backends: list[str] = []
     for doc in docs:
-        for name in doc["run"].get("backends_selected", []):
-            if name not in backends:
-                backends.append(name)
-    for doc in docs:
-        for rec in doc["results"]:
-            if rec["backend"] != NOT_RUN_BACKEND and rec["backend"] not in backends:
-                backends.append(rec["backend"])
-    columns = [
-        Column(i, b, b, run.label if len(runs) > 1 else "") for b in backends for i, run in enumerate(runs)
-    ]
+        claims.update({k: dict(v) for k, v in doc.claims.items()})
+        backends.extend(b for b in doc.backends() if b not in backends)
+    columns = [Column(i, b, b, run.label if len(runs) > 1 else "") for b in backends for i, run in enumerate(runs)]
     matrix = Matrix(runs=runs, claims=claims, columns=columns)
-    mode_order = lambda r: (r["scope_mode"] != "default", r["scope_mode"])  # noqa: E731
+    order = lambda r: (r.scope_mode != "default", r.scope_mode, r.driver or "")  # noqa: E731
     for ci, col in enumerate(columns):
         doc = runs[col.run].doc
-        by_claim: dict[str, list[dict]] = {}
-        not_run: dict[str, dict] = {}
-        for rec in doc["results"]:
-            if rec["backend"] == col.backend:
-                by_claim.setdefault(rec["claim"], []).append(rec)
-            elif rec["backend"] == NOT_RUN_BACKEND:
-                not_run[rec["claim"]] = rec
+        by_claim: dict[str, list[Record]] = {}
+        for rec in doc.records:
+            if rec.backend == col.backend:
+                by_claim.setdefault(rec.claim, []).append(rec)
+            elif rec.outcome is Outcome.NOT_RUN:
+                by_claim.setdefault(rec.claim, []).append(rec)
         for cid, recs in by_claim.items():
-            matrix.cells[(cid, ci)] = Cell(sorted(recs, key=mode_order))
-        for cid, rec in not_run.items():
-            matrix.cells.setdefault((cid, ci), Cell([rec]))
+            matrix.cells[(cid, ci)] = Cell(sorted(recs, key=order))
+    for run in runs:
+        for rec in run.doc.records:
+            if rec.backend is None and rec.outcome is not Outcome.NOT_RUN:
+                matrix.no_db.setdefault(rec.claim, []).append((run.label, rec))
     return matrix
+
+
+def verdict_counts(docs: Sequence[Document]) -> dict[Outcome, int]:
+    total: dict[Outcome, int] = {}
+    for doc in docs:
+        for o, n in doc.verdict_counts().items():
+            total[o] = total.get(o, 0) + n
+    return total
 
 
 def version_range(claim: dict) -> str:
@@ -168,79 +146,100 @@ def _is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 
 
+def rerun(rec: Record) -> dict[str, str]:
+    return {"user": rec.rerun_command(RERUN_USER), "repo": rec.rerun_command(RERUN_REPO)}
+
+
 # -- Markdown ------------------------------------------------------------------
-def _md_escape(text: str) -> str:
+def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
-def markdown_summary(docs: Sequence[dict], redact: Redactor | None = None) -> str:
+def _backend_rows(doc: Document) -> list[str]:
+    out = ["| backend | server | driver | isolation | sql_mode |", "|---|---|---|---|---|"]
+    for name, info in doc.run.backends.items():
+        if "unavailable" in info:
+            out.append(f"| {name} | unavailable: {_md(info['unavailable'])} | | | |")
+            continue
+        out.append(
+            f"| {name} | {_md(str(info.get('product') or ''))} {info.get('server_version') or ''} | "
+            f"{info.get('dialect', '')}+{info.get('driver') or ''} ({_md(str(info.get('dbapi', '')))}) | "
+            f"{info.get('isolation_level') or ''} | {_md(str(info.get('sql_mode') or ''))} |"
+        )
+    return out + [""]
+
+
+def _totals_rows(doc: Document) -> list[str]:
+    groups: list[tuple[str, dict[Outcome, int]]] = [(b, doc.verdict_counts(b)) for b in doc.backends()]
+    no_db = [r for r in doc.records if r.backend is None]
+    for label, keep in (("(no database)", lambda r: r.outcome is not Outcome.NOT_RUN),
+                        ("(not run)", lambda r: r.outcome is Outcome.NOT_RUN)):
+        counts: dict[Outcome, int] = {}
+        for r in no_db:
+            if keep(r):
+                counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        if counts:
+            groups.append((label, counts))
+    shown = [o for o in Outcome if any(c.get(o) for _, c in groups)]
+    out = [f"Verdicts per backend ({UNIT}):", "",
+           "| backend | " + " | ".join(o.label for o in shown) + " | verdicts |", "|---|" + "---:|" * (len(shown) + 1)]
+    for name, counts in groups:
+        if sum(counts.values()):
+            out.append(f"| {name} | " + " | ".join(str(counts.get(o, 0)) for o in shown) + f" | {sum(counts.values())} |")
+    return out + [""]
+
+
+def _failure_lines(doc: Document, rec: Record, redact: Redactor) -> list[str]:
+    claim = doc.claims.get(rec.claim, {})
+    src = claim.get("source", "")
+    link = f"[{rec.claim}]({src})" if _is_url(src) else f"`{rec.claim}`"
+    mode = "" if rec.scope_mode == "default" else f" ({rec.scope_mode})"
+    msg = (rec.message or rec.reason or "").strip().splitlines()
+    first = _md(redact(msg[0]))[:300] if msg else ""
+    out = [f"- **{rec.outcome.label}** {link} on `{rec.target}`{mode}: {first}"]
+    if claim.get("claim"):
+        out.append(f"  - claim: {_md(claim['claim'])}")
+    if rec.detail_from:
+        where = f" ({rec.source.path}:{rec.source.line})" if rec.source else ""
+        out.append(f"  - test: `{rec.detail_from}`{where}")
+    out.append(f"  - rerun: `{rec.rerun_command(RERUN_USER)}`")
+    if rec.repro:
+        out += ["  - reproduce:", "    ```"]
+        out += ["    " + line for line in redact(rec.repro).splitlines()[:12]]
+        out.append("    ```")
+    return out
+
+
+def markdown_summary(docs: Sequence[Document], redact: Redactor | None = None) -> str:
     redact = redact or Redactor()
     labels = run_labels(docs)
-    out: list[str] = []
     title = "SQLAlchemy session conformance" + (f": {labels[0]}" if len(docs) == 1 else f": {', '.join(labels)}")
-    out.append(f"# {title}\n")
+    out: list[str] = [f"# {title}\n"]
     for label, doc in zip(labels, docs):
-        run = doc["run"]
-        hyp = run.get("hypothesis", {})
+        run = doc.run
         if len(docs) > 1:
             out.append(f"## {label}\n")
-        state = "complete" if doc["complete"] else "**INCOMPLETE** (interrupted, stopped early or still running)"
+        state = "complete" if doc.complete else "**INCOMPLETE** (interrupted, stopped early or still running)"
         out.append(
-            f"{doc['suite']['name']} {doc['suite']['version']} · SQLAlchemy {run['sqlalchemy']} · Python "
-            f"{run['python']} · {run['platform']} · hypothesis profile `{hyp.get('profile')}` · "
-            f"{run['started']} → {run.get('finished') or '…'} · {state}\n"
+            f"{doc.suite_name} {doc.suite_version} · SQLAlchemy {run.sqlalchemy} · Python {run.python} · "
+            f"{run.platform} · hypothesis profile `{run.hypothesis.get('profile')}` · "
+            f"{run.started} → {run.finished or '…'} · {state}\n"
         )
-        backends = run.get("backends", {})
-        if backends:
-            out.append("| backend | server | driver | isolation | sql_mode |")
-            out.append("|---|---|---|---|---|")
-            for name, info in backends.items():
-                if "unavailable" in info:
-                    out.append(f"| {name} | unavailable: {_md_escape(info['unavailable'])} | | | |")
-                    continue
-                out.append(
-                    f"| {name} | {_md_escape(str(info.get('product') or ''))} {info.get('server_version') or ''} | "
-                    f"{info.get('dialect', '')}+{info.get('driver') or ''} ({_md_escape(str(info.get('dbapi', '')))}) | "
-                    f"{info.get('isolation_level') or ''} | {_md_escape(str(info.get('sql_mode') or ''))} |"
-                )
-            out.append("")
-        totals = doc["totals"]
-        shown = [o for o in OUTCOMES if any(t.get(o) for t in totals.values())]
-        out.append("| backend | " + " | ".join(OUTCOME_LABEL[o] for o in shown) + " | claims |")
-        out.append("|---|" + "---:|" * (len(shown) + 1))
-        for name, t in totals.items():
-            label_b = "(not run)" if name == NOT_RUN_BACKEND else name
-            out.append(
-                f"| {label_b} | " + " | ".join(str(t.get(o, 0)) for o in shown) + f" | {sum(t.values())} |"
-            )
-        out.append("")
-        bad = [r for r in doc["results"] if r["outcome"] in BAD]
+        out.append(f"**{doc.claims_line()}**  ")
+        out.append(f"tests (as pytest counts them): {doc.tests.line()}\n")
+        if run.backends:
+            out += _backend_rows(doc)
+        out += _totals_rows(doc)
+        bad = doc.bad()
         if not bad:
-            out.append("No failing claims.\n")
-        else:
-            out.append(f"### Failing claims ({len(bad)})\n")
-            for rec in sorted(bad, key=lambda r: (PRIORITY.index(r["outcome"]), r["claim"], r["backend"]))[
-                :MAX_FAILURES_MD
-            ]:
-                claim = doc["claims"].get(rec["claim"], {})
-                src = claim.get("source", "")
-                link = f"[{rec['claim']}]({src})" if _is_url(src) else f"`{rec['claim']}`"
-                mode = "" if rec["scope_mode"] == "default" else f" ({rec['scope_mode']})"
-                msg = (rec.get("message") or rec.get("reason") or "").strip().splitlines()
-                first = _md_escape(redact(msg[0]))[:300] if msg else ""
-                out.append(f"- **{OUTCOME_LABEL[rec['outcome']]}** {link} on `{rec['backend']}`{mode}: {first}")
-                if claim.get("claim"):
-                    out.append(f"  - claim: {_md_escape(claim['claim'])}")
-                if rec.get("tests"):
-                    out.append(f"  - test: `{rec.get('detail_from') or rec['tests'][0]}`")
-                if rec.get("repro"):
-                    out.append("  - reproduce:")
-                    out.append("    ```")
-                    out.extend("    " + line for line in redact(rec["repro"]).splitlines()[:12])
-                    out.append("    ```")
-            if len(bad) > MAX_FAILURES_MD:
-                out.append(f"- … and {len(bad) - MAX_FAILURES_MD} more (see the HTML matrix / results.json)")
-            out.append("")
+            out.append("No failing verdicts.\n")
+            continue
+        out.append(f"### Failing verdicts ({len(bad)})\n")
+        for rec in bad[:MAX_FAILURES_MD]:
+            out += _failure_lines(doc, rec, redact)
+        if len(bad) > MAX_FAILURES_MD:
+            out.append(f"- … and {len(bad) - MAX_FAILURES_MD} more (see the HTML matrix / results.json)")
+        out.append("")
     return redact("\n".join(out).rstrip() + "\n")
 
 
@@ -256,44 +255,49 @@ def _env():
     )
 
 
-def html_matrix(docs: Sequence[dict], redact: Redactor | None = None, title: str | None = None) -> str:
-    redact = redact or Redactor()
-    docs = [redact.deep(d) for d in docs]
-    matrix = build_matrix(docs)
-    backends_multi = len({c.backend for c in matrix.columns})
+def _rows(matrix: Matrix) -> list[tuple[str, list[dict]]]:
     families = []
-    counts: dict[str, int] = {o: 0 for o in OUTCOMES}
     for family, claims in matrix.families():
         rows = []
         for c in claims:
             cells = [(col, matrix.cell(c["id"], ci)) for ci, col in enumerate(matrix.columns)]
-            tests: list[str] = []
-            outcomes: set[str] = set()
-            for _, cell in cells:
-                if cell is None:
-                    continue
-                tests.extend(t for t in cell.tests if t not in tests)
-                outcomes.update(r["outcome"] for r in cell.records)
-            ordered = sorted(outcomes, key=OUTCOMES.index)
-            for o in ordered:
-                counts[o] += 1
-            rows.append({"claim": c, "cells": cells, "tests": tests, "outcomes": ordered})
+            recs = [r for _, cell in cells if cell for r in cell.records] + [r for _, r in matrix.no_db.get(c["id"], [])]
+            outcomes = sorted({r.outcome for r in recs}, key=lambda o: o.rank)
+            rows.append({
+                "claim": c, "cells": cells, "no_db": matrix.no_db.get(c["id"], []),
+                "tests": list(dict.fromkeys(t for r in recs for t in r.tests)),
+                "outcomes": [o.value for o in outcomes],
+                "kinds": sorted({k for r in recs for k in r.kinds}),
+                "members": list(c.get("members") or ()),
+            })
         families.append((family, rows))
-    template = _env().get_template("matrix.html.j2")
-    text = template.render(
-        title=title or f"{SUITE_NAME}: claims matrix",
+    return families
+
+
+def html_matrix(docs: Sequence[Document], redact: Redactor | None = None, title: str | None = None) -> str:
+    redact = redact or Redactor()
+    matrix = build_matrix(docs)
+    families = _rows(matrix)
+    counts = verdict_counts(docs)
+    members = sorted({m for _, rows in families for row in rows for m in row["members"]})
+    text = _env().get_template("matrix.html.j2").render(
+        title=title or f"{docs[0].suite_name if docs else 'sa-session-conformance'}: claims matrix",
         m=matrix,
         families=families,
         outcomes=OUTCOMES,
         labels=OUTCOME_LABEL,
         helps=OUTCOME_HELP,
-        counts=counts,
-        bad=BAD,
+        counts={o.value: counts.get(o, 0) for o in Outcome},
+        claims_line=claims_line(counts),
+        unit=UNIT,
+        bad=[o.value for o in BAD],
         version_range=version_range,
         is_url=_is_url,
+        rerun=rerun,
         multi_runs=len(matrix.runs) > 1,
         backend_groups=_backend_groups(matrix),
-        n_backends=backends_multi,
+        n_backends=len(matrix.backends),
+        members=members,
     )
     return redact(text)
 
@@ -309,9 +313,9 @@ def _backend_groups(matrix: Matrix) -> list[tuple[str, int]]:
 
 
 def write_report(
-    docs: Sequence[dict], *, html_path: Path | None, md_path: Path | None, redact: Redactor | None = None
+    docs: Sequence[Document], *, html_path: Path | None, md_path: Path | None, redact: Redactor | None = None
 ) -> list[Path]:
-    from .results import write_atomic
+    from .resultsio import write_atomic
 
     written = []
     if html_path is not None:
@@ -321,7 +325,3 @@ def write_report(
         write_atomic(md_path, markdown_summary(docs, redact))
         written.append(md_path)
     return written
-
-
-def esc(text: str) -> str:
-    return html.escape(text, quote=True)

@@ -1,7 +1,7 @@
 """The results plugin (sa_conformance.results): one record per (claim,
-backend, scope mode) with the documented outcome aggregation, under xdist,
-with leak errors mapped to failures, and a valid file after an interrupt or
-a crash.  Inner runs use pytester with a tiny catalogue of their own."""
+backend, driver, scope mode) with the documented outcome aggregation, under
+xdist, with leak errors mapped to failures, and a valid file after an
+interrupt or a crash.  Inner runs use pytester with a tiny catalogue of their own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from sa_conformance.results import load_results, validate
+from sa_conformance.model import Document, Outcome, Record, ResultsSchemaError, Run, validate
+from sa_conformance.resultsio import load_results
 from sa_conformance.testing import make_inner_project
 
 # subprocess-heavy: generous timeout on a loaded machine
@@ -79,52 +80,60 @@ def test_ancient():
 """
 
 
-def records(doc: dict) -> dict[tuple[str, str, str], dict]:
-    return {(r["claim"], r["backend"], r["scope_mode"]): r for r in doc["results"]}
+def records(doc: Document) -> dict[tuple, Record]:
+    """(claim, backend, scope_mode) -> record (these inner runs have no driver)."""
+    return {(r.claim, r.backend, r.scope_mode): r for r in doc.records}
 
 
-def check_outcomes(doc: dict) -> None:
+def check_outcomes(doc: Document) -> None:
     recs = records(doc)
     # worst wins: fail beats pass for alpha on b2; pass beats skip on b1
-    assert recs[("registry.alpha", "b1", "default")]["outcome"] == "pass"
-    assert recs[("registry.alpha", "b1", "default")]["counts"] == {"pass": 1, "skip": 1}
-    assert len(recs[("registry.alpha", "b1", "default")]["tests"]) == 2
+    assert recs[("registry.alpha", "b1", "default")].outcome is Outcome.PASS
+    assert dict(recs[("registry.alpha", "b1", "default")].counts) == {"pass": 1, "skip": 1}
+    assert len(recs[("registry.alpha", "b1", "default")].tests) == 2
     fail = recs[("registry.alpha", "b2", "default")]
-    assert fail["outcome"] == "fail"
-    assert "alpha broke on b2" in fail["message"]
-    assert fail["tests"] == ["test_outcomes.py::test_alpha[b2]"]
+    assert fail.outcome is Outcome.FAIL
+    assert fail.message.startswith("AssertionError: alpha broke on b2")
+    assert fail.tests == ("test_outcomes.py::test_alpha[b2]",)
+    lines = open(fail.source.path).read().splitlines()  # the test's first line (its claim decorator)
+    assert lines[fail.source.line - 1] == '@pytest.mark.claim("registry.alpha")'
+    assert lines[fail.source.line + 1] == "def test_alpha(backend):"
     err = recs[("registry.beta", "b1", "default")]
-    assert err["outcome"] == "error" and "fixture exploded" in err["message"]
+    assert err.outcome is Outcome.ERROR and "RuntimeError: fixture exploded" in err.message
     leak = recs[("registry.beta", "b2", "default")]
-    assert leak["outcome"] == "fail"
-    assert leak["message"].startswith("leak: registry still held a Session")
-    assert recs[("registry.gamma", "none", "thread")]["outcome"] == "pass"
-    assert recs[("registry.gamma", "none", "task")]["outcome"] == "pass"
-    na = recs[("registry.ancient", "none", "default")]
-    assert na["outcome"] == "not-applicable" and "holds for SQLAlchemy <1.0" in na["reason"]
-    never = recs[("registry.never-tested", "*", "default")]
-    assert never["outcome"] == "not-run"
-    assert doc["claims"]["registry.alpha"]["source"].endswith("#alpha")
-    assert doc["claims"]["registry.ancient"]["until"] == "1.0"
+    assert leak.outcome is Outcome.FAIL and leak.leak is True
+    assert leak.message.startswith("LeakError: leak: registry still held a Session")
+    assert recs[("registry.gamma", None, "thread")].outcome is Outcome.PASS
+    assert recs[("registry.gamma", None, "task")].outcome is Outcome.PASS
+    na = recs[("registry.ancient", None, "default")]
+    assert na.outcome is Outcome.NOT_APPLICABLE and "holds for SQLAlchemy <1.0" in na.reason
+    never = recs[("registry.never-tested", None, "default")]
+    assert never.outcome is Outcome.NOT_RUN
+    assert doc.claims["registry.alpha"]["source"].endswith("#alpha")
+    assert doc.claims["registry.ancient"]["until"] == "1.0"
 
 
 @pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist"])
 def test_records_aggregate_outcomes_per_claim_backend_and_scope_mode(inner, workers):
     """fail > error > unexpected-pass > expected-fail > pass > skip > n/a per
-    (claim, backend, scope mode); leaks are failures; never-run claims are
-    listed; the file validates against the published schema (also with -n 2)."""
+    (claim, backend, driver, scope mode); leaks are failures; never-run claims
+    are listed; the file validates against the published schema (also with -n 2)."""
     inner.makepyfile(test_outcomes=OUTCOMES_MODULE)
     args = ["--results=out/results.json"] + (["-n", str(workers)] if workers else [])
     result = inner.runpytest_subprocess(*args)
     result.assert_outcomes(passed=4, failed=1, skipped=2, errors=2)
     doc = load_results(inner.path / "out" / "results.json")
     check_outcomes(doc)
-    assert doc["complete"] is True and doc["exit_status"] == 1
-    assert doc["run"]["finished"] is not None
-    assert doc["tests"]["total"] == 8
+    assert doc.complete is True and doc.exit_status == 1
+    assert doc.run.finished is not None
+    # pytest's own counts, as its summary line says them
+    assert dict(doc.tests.counts) == {"passed": 4, "failed": 1, "skipped": 2, "errors": 2}
     summary = (inner.path / "out" / "summary.md").read_text()
     assert "registry.alpha" in summary and "alpha broke on b2" in summary
-    assert (inner.path / "out" / "matrix.html").read_text().count('class="claim-row"') == 5
+    html = (inner.path / "out" / "matrix.html").read_text()
+    assert html.count('class="claim-row"') == 5
+    # no column for the tests without a backend
+    assert 'data-backend="None"' not in html and ">none<" not in html
 
 
 def test_junit_properties_name_claims_and_backend(inner):
@@ -145,13 +154,13 @@ def test_results_dir_env_and_metadata(inner, monkeypatch):
     inner.makepyfile(test_one="import pytest\n@pytest.mark.claim('registry.alpha')\ndef test_a():\n    pass\n")
     inner.runpytest_subprocess("--hypothesis-seed=1234").assert_outcomes(passed=1)
     doc = load_results(inner.path / "envdir" / "results.json")
-    run = doc["run"]
-    assert run["sqlalchemy"] == sqlalchemy.__version__
-    assert run["hypothesis"]["profile"] in ("ci", "dev", "thorough")
-    assert run["hypothesis"]["seed"] == "1234"
-    assert run["catalogue"] == str((inner.path / "claims").resolve())
-    assert "--hypothesis-seed=1234" in run["command"]
-    assert doc["suite"]["name"] == "sa-session-conformance"
+    run = doc.run
+    assert run.sqlalchemy == sqlalchemy.__version__
+    assert run.hypothesis["profile"] in ("ci", "dev", "thorough")
+    assert run.hypothesis["seed"] == "1234"
+    assert run.catalogue == str((inner.path / "claims").resolve())
+    assert "--hypothesis-seed=1234" in run.command
+    assert doc.suite_name == "sa-session-conformance"
 
 
 def test_backend_metadata_from_xdist_workers(inner):
@@ -172,17 +181,16 @@ def test_backend_metadata_from_xdist_workers(inner):
     )
     result.assert_outcomes(passed=2)
     doc = load_results(inner.path / "out" / "results.json")
-    backends = doc["run"]["backends"]
+    backends = doc.run.backends
     assert set(backends) == {"sqlite-memory", "sqlite-file"}
     for info in backends.values():
         assert info["dialect"] == "sqlite" and info["driver"] == "pysqlite"
         assert info["product"] == "SQLite" and info["server_version"]
         assert info["isolation_level"]
         assert info["dbapi"].startswith("sqlite3")
-    assert doc["run"]["backends_selected"] == ["sqlite-memory", "sqlite-file"]
-    assert {r["backend"] for r in doc["results"] if r["claim"] == "registry.alpha"} == {
-        "sqlite-memory", "sqlite-file"
-    }
+    assert doc.run.backends_selected == ("sqlite-memory", "sqlite-file")
+    alpha = {(r.backend, r.driver) for r in doc.records if r.claim == "registry.alpha"}
+    assert alpha == {("sqlite-memory", "pysqlite"), ("sqlite-file", "pysqlite")}
 
 
 @pytest.mark.parametrize("how", ["keyboard-interrupt", "crash"])
@@ -211,11 +219,11 @@ def test_interrupted_or_crashed_run_leaves_a_valid_partial_file(inner, how):
     result = inner.runpytest_subprocess("--results=out/results.json")
     assert result.ret != 0
     doc = load_results(inner.path / "out" / "results.json")
-    assert doc["complete"] is False
+    assert doc.complete is False
     recs = records(doc)
-    assert recs[("registry.alpha", "none", "default")]["outcome"] == "pass"
-    assert recs[("registry.beta", "none", "default")]["outcome"] == "fail"
-    assert recs[("registry.never-tested", "*", "default")]["outcome"] == "not-run"
+    assert recs[("registry.alpha", None, "default")].outcome is Outcome.PASS
+    assert recs[("registry.beta", None, "default")].outcome is Outcome.FAIL
+    assert recs[("registry.never-tested", None, "default")].outcome is Outcome.NOT_RUN
     assert not list((inner.path / "out").glob(".results.json.*.tmp")), "temp file left behind"
 
 
@@ -231,7 +239,7 @@ def test_stopping_early_is_incomplete(inner):
         """)
     inner.runpytest_subprocess("-x", "--results=out/results.json")
     doc = load_results(inner.path / "out" / "results.json")
-    assert doc["complete"] is False and doc["exit_status"] == 1
+    assert doc.complete is False and doc.exit_status == 1
 
 
 def test_collect_only_writes_no_results(inner):
@@ -243,8 +251,9 @@ def test_collect_only_writes_no_results(inner):
 
 
 def test_reproduction_text_is_extracted(inner):
-    """Hypothesis's falsifying example and @reproduce_failure blob, and a
-    '--- standalone reproduction script ---' section, land in "repro"."""
+    """Hypothesis's falsifying example and @reproduce_failure blob (the
+    exception's notes), and a script attached with attribution.attach_repro,
+    land in "repro" -- read from the exception, not the rendered traceback."""
     inner.makepyfile(
         test_repro="""
         import pytest
@@ -258,40 +267,38 @@ def test_reproduction_text_is_extracted(inner):
 
         @pytest.mark.claim("registry.beta")
         def test_script():
-            raise AssertionError("after step 3: mismatch\\n\\n--- standalone reproduction script ---\\n"
-                                 "import sqlalchemy\\nprint('replay')\\n")
+            from sa_conformance.attribution import attach_repro
+            raise attach_repro(AssertionError("after step 3: mismatch"), "import sqlalchemy\\nprint('replay')")
         """
     )
     inner.runpytest_subprocess("--results=out/results.json")
     recs = records(load_results(inner.path / "out" / "results.json"))
-    hyp = recs[("registry.alpha", "none", "default")]
-    assert hyp["outcome"] == "fail"
-    assert ("Falsifying example" in hyp["repro"] or "Failing test case" in hyp["repro"])
-    assert "test_h(" in hyp["repro"] and "n=10" in hyp["repro"]
-    assert "@reproduce_failure(" in hyp["repro"]
-    script = recs[("registry.beta", "none", "default")]
-    assert script["repro"] == "import sqlalchemy\nprint('replay')"
-    assert script["message"] == "AssertionError: after step 3: mismatch"
+    hyp = recs[("registry.alpha", None, "default")]
+    assert hyp.outcome is Outcome.FAIL
+    assert ("Falsifying example" in hyp.repro or "Failing test case" in hyp.repro)
+    assert "test_h(" in hyp.repro and "n=10" in hyp.repro
+    assert "@reproduce_failure(" in hyp.repro
+    script = recs[("registry.beta", None, "default")]
+    assert script.repro == "import sqlalchemy\nprint('replay')"
+    assert script.message == "AssertionError: after step 3: mismatch"
 
 
 def test_schema_rejects_a_malformed_document():
-    """The schema is not vacuous: a bad outcome and a missing field fail."""
-    from sa_conformance.results import ResultsError, build_document
-
-    class Cat:
-        def __iter__(self):
-            return iter(())
-
-    doc = build_document(run={
-        "sqlalchemy": "2.0.1", "python": "3", "platform": "x", "started": "2020-01-01T00:00:00+00:00",
-        "finished": None, "command": "pytest", "catalogue": None, "hypothesis": {"profile": "ci"}, "backends": {},
-    }, catalogue=Cat(), records={}, test_outcomes={}, complete=False, exit_status=None)
-    validate(doc)
-    bad = json.loads(json.dumps(doc))
-    bad["results"] = [{"claim": "a.b", "backend": "x", "scope_mode": "default", "outcome": "great",
-                       "duration": 0, "tests": []}]
-    with pytest.raises(ResultsError, match=r"results/0/outcome"):
-        validate(bad)
+    """The schema is not vacuous: a bad outcome and a missing field fail, on
+    write (to_dict) and on read (from_dict)."""
+    run = Run(sqlalchemy="2.0.1", python="3", platform="x", started="2020-01-01T00:00:00+00:00",
+              finished=None, command="pytest", extra={"hypothesis": {"profile": "ci"}})
+    doc = Document(suite_version="1", complete=False, exit_status=None, run=run, claims={}, records=())
+    data = doc.to_dict()
+    validate(data)
+    assert Document.from_dict(data) == doc
+    bad = json.loads(json.dumps(data))
+    bad["results"] = [{"claim": "a.b", "backend": "x", "driver": None, "scope_mode": "default",
+                       "outcome": "great", "duration": 0, "tests": []}]
+    with pytest.raises(ResultsSchemaError, match=r"results/0/outcome"):
+        Document.from_dict(bad)
     del bad["run"]
-    with pytest.raises(ResultsError, match="'run' is a required property"):
+    with pytest.raises(ResultsSchemaError, match="'run' is a required property"):
         validate(bad)
+    with pytest.raises(ValueError):
+        Record(claim="a.b", backend=None, driver=None, scope_mode="default", outcome="great")
