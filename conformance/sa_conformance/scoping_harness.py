@@ -32,7 +32,6 @@ import pytest
 import sqlalchemy
 from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
-from sqlalchemy.pool import StaticPool
 
 from sa_fixtures.backends import POOLS
 
@@ -125,18 +124,12 @@ class Request:
         return f"Request({self.number})"
 
 
-_OBSERVERS: dict[tuple[int, str], Any] = {}
-
-
 def observer_for(backend: Any) -> Any:
     """A pooled engine for reading committed rows from outside the Sessions
     under test (None where the backend has no independent connections)."""
     if not backend.has("independent_connections"):
         return None
-    key = (id(backend), backend.name)
-    if key not in _OBSERVERS:
-        _OBSERVERS[key] = backend.make_engine(label=f"{backend.name}/scoping-observer")
-    return _OBSERVERS[key]
+    return backend.observer  # the backend's one observer engine
 
 
 # -- harnesses ----------------------------------------------------------------------
@@ -331,30 +324,21 @@ class AsyncioTaskHarness(ScopeHarness):
     is_async = True
 
     def __init__(self, backend: Any, factory: Any = None, **factory_kw: Any) -> None:
-        from sqlalchemy.ext.asyncio import create_async_engine
-
         self.backend = backend
         self.loop = asyncio.new_event_loop()
         self._tasks: dict[int, tuple[asyncio.Task, asyncio.Queue]] = {}
-        url = backend.async_url
-        if url is None:
-            pytest.skip(f"backend {backend.name} has no asyncio driver installed")
-        self.shared_memory = backend.name == "sqlite-memory"
-        kw: dict[str, Any] = {}
-        if self.shared_memory:
-            # aiosqlite opens its own in-memory database; keep it to one
-            # connection and give it the schema.
-            kw["poolclass"] = StaticPool
-        self.async_engine = create_async_engine(url, **kw)
+        if backend.async_url is None:
+            pytest.skip(f"backend {backend.id} has no asyncio driver installed")
+        # Declared per backend: where the asyncio driver opens a database of its
+        # own (aiosqlite's memory database), rows are read through it, and it
+        # gets the schema; the engine options come from the declaration too.
+        self.shared_memory = backend.spec.async_private_database
+        self._label = f"{backend.id}/async#{id(self)}"
+        self.async_engine = backend.create_async_engine(self._label)
         self.engine = self.async_engine.sync_engine
-        self._label = f"{backend.name}/async#{id(self)}"
-        POOLS.track(self.engine, self._label)
-        if self.shared_memory:
-            async def _schema() -> None:
-                async with self.async_engine.begin() as conn:
-                    await conn.run_sync(metadata.create_all)
-
-            self.loop.run_until_complete(asyncio.wait_for(_schema(), COMMAND_TIMEOUT))
+        self.loop.run_until_complete(
+            asyncio.wait_for(backend.prepare_async(self.async_engine, metadata), COMMAND_TIMEOUT)
+        )
         self.session_factory = factory or self.async_sessionmaker(bind=self.async_engine, **factory_kw)
         self.registry = self._make_registry()
 

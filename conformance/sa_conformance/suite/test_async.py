@@ -9,7 +9,6 @@ import sqlalchemy
 from sqlalchemy import select, text
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import scoped_session, sessionmaker
-from sqlalchemy.pool import StaticPool
 
 from sa_conformance.models import User, metadata
 from sa_fixtures.backends import POOLS
@@ -32,18 +31,13 @@ def async_factory(engine, **kw):
 def run_async(db, body):
     """asyncio.run(body(engine, factory)) on a fresh async engine for the
     backend's database, disposed afterwards and tracked by the leak guard."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    label = f"{db.name}/async-test"
+    label = f"{db.id}/async-test"
 
     async def main():
-        kw = {"poolclass": StaticPool} if db.name == "sqlite-memory" else {}
-        engine = create_async_engine(db.async_url, **kw)
-        POOLS.track(engine.sync_engine, label)
+        # engine options and the schema step come from the backend's declaration
+        engine = db.create_async_engine(label)
         try:
-            if db.name == "sqlite-memory":  # aiosqlite opens its own memory database
-                async with engine.begin() as conn:
-                    await conn.run_sync(metadata.create_all)
+            await db.prepare_async(engine, metadata)
             return await asyncio.wait_for(body(engine, async_factory(engine)), TIMEOUT)
         finally:
             await engine.dispose()
@@ -55,7 +49,7 @@ def run_async(db, body):
 
 
 def checked_out(db):
-    return POOLS.checked_out().get(f"{db.name}/async-test", 0)
+    return POOLS.checked_out().get(f"{db.id}/async-test", 0)
 
 
 @pytest.mark.claim("async.same-session-in-task")

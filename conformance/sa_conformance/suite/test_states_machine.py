@@ -30,7 +30,7 @@ def build_machine(backend):
     independent = backend.has("independent_connections")
     # A pooled second engine: each read is a fresh transaction on a connection
     # the Session never uses (NullPool would pay a connect per step).
-    observer = backend.make_engine(label=f"{backend.name}/states-observer") if independent else backend.engine
+    observer = backend.observer  # the shared engine where connections are not independent
 
     def committed_rows() -> list[tuple]:
         with observer.connect() as conn:

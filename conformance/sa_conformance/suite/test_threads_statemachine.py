@@ -18,12 +18,7 @@ MODES = ("thread-local", "scopefunc")
 
 def make_machine(backend, mode):
     can_flush = backend.has("concurrent_writers")
-    if backend.name == "sqlite-memory":
-        url, engine_kw = "sqlite://", ', poolclass=StaticPool, connect_args={"check_same_thread": False}'
-    elif backend.name == "sqlite-file":
-        url, engine_kw = "sqlite:///repro.db", ', connect_args={"check_same_thread": False}'
-    else:
-        url, engine_kw = backend.url.render_as_string(hide_password=True), ""
+    url, engine_kw = backend.repro_source()  # declared per backend: URL (no password), engine keywords
 
     class RegistryMachine(RuleBasedStateMachine):
         def __init__(self):
