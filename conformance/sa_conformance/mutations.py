@@ -40,8 +40,8 @@ class Mutation:
     description: str
     #: claim ids that must turn red (fail or error) under this mutation
     claims: tuple[str, ...]
-    #: installs the patch; registers undo callables with ``undo``
-    apply: Callable[[_Patcher], None] = field(repr=False)
+    #: installs the patch with the given ``pytest.MonkeyPatch`` (its ``undo()`` restores)
+    apply: Callable[[pytest.MonkeyPatch], None] = field(repr=False)
     #: also run against the MySQL-family backend in the smoke test
     mysql: bool = False
     #: further claims that must turn red on the MySQL-family backend (their
@@ -54,28 +54,8 @@ class Mutation:
     gap: str | None = None
 
 
-class _Patcher:
-    """setattr with undo; the patches live only in the process that applies them."""
-
-    def __init__(self) -> None:
-        self._undo: list[tuple[Any, str, Any, bool]] = []
-
-    def set(self, owner: Any, name: str, value: Any) -> None:
-        had = name in vars(owner)
-        self._undo.append((owner, name, vars(owner).get(name), had))
-        setattr(owner, name, value)
-
-    def undo(self) -> None:
-        while self._undo:
-            owner, name, old, had = self._undo.pop()
-            if had:
-                setattr(owner, name, old)
-            else:
-                delattr(owner, name)
-
-
 # -- the regressions ----------------------------------------------------------------
-def _registry_new_session_each_call(p: _Patcher) -> None:
+def _registry_new_session_each_call(p: pytest.MonkeyPatch) -> None:
     """ScopedRegistry/ThreadLocalRegistry create (and store) a new Session on
     every call instead of returning the one already in the scope."""
     from sqlalchemy.util import ScopedRegistry, ThreadLocalRegistry
@@ -85,30 +65,30 @@ def _registry_new_session_each_call(p: _Patcher) -> None:
         self.set(value)
         return value
 
-    p.set(ScopedRegistry, "__call__", call)
-    p.set(ThreadLocalRegistry, "__call__", call)
+    p.setattr(ScopedRegistry, "__call__", call)
+    p.setattr(ThreadLocalRegistry, "__call__", call)
 
 
-def _remove_does_not_close(p: _Patcher) -> None:
+def _remove_does_not_close(p: pytest.MonkeyPatch) -> None:
     from sqlalchemy.orm import scoped_session
 
     def remove(self):  # type: ignore[no-untyped-def]
         self.registry.clear()  # forgets the Session without closing it
 
-    p.set(scoped_session, "remove", remove)
+    p.setattr(scoped_session, "remove", remove)
 
 
-def _remove_keeps_registry(p: _Patcher) -> None:
+def _remove_keeps_registry(p: pytest.MonkeyPatch) -> None:
     from sqlalchemy.orm import scoped_session
 
     def remove(self):  # type: ignore[no-untyped-def]
         if self.registry.has():
             self.registry().close()  # closed, but still the scope's Session
 
-    p.set(scoped_session, "remove", remove)
+    p.setattr(scoped_session, "remove", remove)
 
 
-def _kwargs_ignored_when_present(p: _Patcher) -> None:
+def _kwargs_ignored_when_present(p: pytest.MonkeyPatch) -> None:
     from sqlalchemy.orm import scoped_session
 
     original = scoped_session.__call__
@@ -118,7 +98,7 @@ def _kwargs_ignored_when_present(p: _Patcher) -> None:
             return self.registry()  # silently drops the arguments
         return original(self, **kw)
 
-    p.set(scoped_session, "__call__", call)
+    p.setattr(scoped_session, "__call__", call)
     try:
         from sqlalchemy.ext.asyncio import async_scoped_session
     except ImportError:  # pragma: no cover - asyncio extension always ships
@@ -130,10 +110,10 @@ def _kwargs_ignored_when_present(p: _Patcher) -> None:
             return self.registry()
         return original_async(self, **kw)
 
-    p.set(async_scoped_session, "__call__", call_async)
+    p.setattr(async_scoped_session, "__call__", call_async)
 
 
-def _close_keeps_connection(p: _Patcher) -> None:
+def _close_keeps_connection(p: pytest.MonkeyPatch) -> None:
     """Session.close() (and therefore remove()) expunges the objects but
     leaves the transaction open, holding its pool connection."""
     from sqlalchemy.orm import Session
@@ -141,10 +121,10 @@ def _close_keeps_connection(p: _Patcher) -> None:
     def _close_impl(self, *args, **kw):  # type: ignore[no-untyped-def]
         self.expunge_all()
 
-    p.set(Session, "_close_impl", _close_impl)
+    p.setattr(Session, "_close_impl", _close_impl)
 
 
-def _rollback_keeps_pending(p: _Patcher) -> None:
+def _rollback_keeps_pending(p: pytest.MonkeyPatch) -> None:
     from sqlalchemy.orm import Session
 
     original = Session.rollback
@@ -155,10 +135,10 @@ def _rollback_keeps_pending(p: _Patcher) -> None:
         for obj in pending:  # what rollback should have expunged comes back
             self.add(obj)
 
-    p.set(Session, "rollback", rollback)
+    p.setattr(Session, "rollback", rollback)
 
 
-def _merge_returns_source(p: _Patcher) -> None:
+def _merge_returns_source(p: pytest.MonkeyPatch) -> None:
     from sqlalchemy.orm import Session
 
     original = Session.merge
@@ -167,10 +147,10 @@ def _merge_returns_source(p: _Patcher) -> None:
         original(self, instance, *args, **kw)
         return instance  # the given object instead of the Session's copy
 
-    p.set(Session, "merge", merge)
+    p.setattr(Session, "merge", merge)
 
 
-def _begin_nested_no_savepoint(p: _Patcher) -> None:
+def _begin_nested_no_savepoint(p: pytest.MonkeyPatch) -> None:
     """begin_nested() bookkeeping happens, but no SAVEPOINT / ROLLBACK TO /
     RELEASE reaches the database."""
     from sqlalchemy.engine.default import DefaultDialect
@@ -179,10 +159,10 @@ def _begin_nested_no_savepoint(p: _Patcher) -> None:
         return None
 
     for meth in ("do_savepoint", "do_rollback_to_savepoint", "do_release_savepoint"):
-        p.set(DefaultDialect, meth, noop)
+        p.setattr(DefaultDialect, meth, noop)
 
 
-def _expire_on_commit_ignored(p: _Patcher) -> None:
+def _expire_on_commit_ignored(p: pytest.MonkeyPatch) -> None:
     from sqlalchemy.orm import Session
 
     original = Session.__init__
@@ -191,10 +171,10 @@ def _expire_on_commit_ignored(p: _Patcher) -> None:
         original(self, *args, **kw)
         self.expire_on_commit = False
 
-    p.set(Session, "__init__", __init__)
+    p.setattr(Session, "__init__", __init__)
 
 
-def _add_attached_elsewhere_allowed(p: _Patcher) -> None:
+def _add_attached_elsewhere_allowed(p: pytest.MonkeyPatch) -> None:
     """add() of an object that belongs to another live Session silently
     steals it instead of raising InvalidRequestError."""
     from sqlalchemy.orm import Session
@@ -208,10 +188,10 @@ def _add_attached_elsewhere_allowed(p: _Patcher) -> None:
             other.expunge(obj)
         return original(self, state, obj)
 
-    p.set(Session, "_before_attach", _before_attach)
+    p.setattr(Session, "_before_attach", _before_attach)
 
 
-def _threadlocal_shared(p: _Patcher) -> None:
+def _threadlocal_shared(p: pytest.MonkeyPatch) -> None:
     """ThreadLocalRegistry keeps one value for all threads (a plain object
     where a threading.local belongs)."""
     from sqlalchemy.util import ThreadLocalRegistry
@@ -222,10 +202,10 @@ def _threadlocal_shared(p: _Patcher) -> None:
         original(self, createfunc)
         self.registry = types.SimpleNamespace()
 
-    p.set(ThreadLocalRegistry, "__init__", __init__)
+    p.setattr(ThreadLocalRegistry, "__init__", __init__)
 
 
-def _scopefunc_ignored(p: _Patcher) -> None:
+def _scopefunc_ignored(p: pytest.MonkeyPatch) -> None:
     """ScopedRegistry keys every scope alike: scopefunc is never consulted."""
     from sqlalchemy.util import ScopedRegistry
 
@@ -234,7 +214,7 @@ def _scopefunc_ignored(p: _Patcher) -> None:
     def __init__(self, createfunc, scopefunc):  # type: ignore[no-untyped-def]
         original(self, createfunc, lambda: "one-scope")
 
-    p.set(ScopedRegistry, "__init__", __init__)
+    p.setattr(ScopedRegistry, "__init__", __init__)
 
 
 MUTATIONS: dict[str, Mutation] = {
@@ -324,18 +304,18 @@ MUTATIONS: dict[str, Mutation] = {
     )
 }
 
-_ACTIVE: list[_Patcher] = []
+_ACTIVE: list[pytest.MonkeyPatch] = []
 _LOCK = threading.Lock()
 
 
-def apply(name: str) -> _Patcher:
+def apply(name: str) -> pytest.MonkeyPatch:
     """Install mutation ``name`` in this process; returns the patcher (call
     ``undo()`` to restore)."""
     try:
         mutation = MUTATIONS[name]
     except KeyError:
         raise ValueError(f"unknown mutation {name!r} (from {ENV}); choose from: {', '.join(MUTATIONS)}") from None
-    patcher = _Patcher()
+    patcher = pytest.MonkeyPatch()
     mutation.apply(patcher)
     return patcher
 
