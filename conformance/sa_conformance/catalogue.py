@@ -105,6 +105,11 @@ class Claim:
     #: API-reference members (``"scoped_session.add"``, ``"ScopedRegistry.set"``) whose
     #: documented behaviour this claim checks (seed 002's Contextual Session API)
     members: tuple[str, ...] = ()
+    #: behaviour changes: the older claim this one supersedes (its ``until`` is
+    #: this claim's ``since``), the changelog ticket + release, a reference URL
+    changes: str | None = None
+    changelog: str | None = None
+    reference: str | None = None
 
     def applies_to(self, version: str) -> bool:
         """True if the claim holds for this exact SQLAlchemy release."""
@@ -141,6 +146,9 @@ class Claim:
             "until": self.until,
             "note": self.note,
             "members": list(self.members),
+            "changes": self.changes,
+            "changelog": self.changelog,
+            "reference": self.reference,
         }
 
 
@@ -220,6 +228,7 @@ def load_catalogue(path: str | Path) -> Catalogue:
     if not cat.claims:
         raise CatalogueError(f"{path}: no [[claim]] entries")
     _apply_member_map(cat, path / MEMBERS_FILE)
+    _check_change_links(cat)
     return cat
 
 
@@ -271,7 +280,8 @@ def _load_family_file(cat: Catalogue, file: Path, data: dict) -> None:
         seeds = raw.get("seeds", [])
         if not isinstance(seeds, list) or not all(isinstance(s, str) for s in seeds):
             raise CatalogueError(f"{where}: 'seeds' must be a list of seed file names")
-        known = {"id", "family", "claim", "source", "section", "seeds", "since", "until", "note", "members"}
+        known = {"id", "family", "claim", "source", "section", "seeds", "since", "until", "note", "members",
+                 "changes", "changelog", "reference"}
         extra = set(raw) - known
         if extra:
             raise CatalogueError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
@@ -286,7 +296,54 @@ def _load_family_file(cat: Catalogue, file: Path, data: dict) -> None:
             until=until,
             note=_str_field(raw, "note", where, required=False),
             members=_member_list(raw.get("members", []), where),
+            changes=_str_field(raw, "changes", where, required=False),
+            changelog=_str_field(raw, "changelog", where, required=False),
+            reference=_str_field(raw, "reference", where, required=False),
         )
+
+
+CHANGELOG_PATTERN = re.compile(r"^(#\d+|[a-z][a-z0-9_-]*) (\d+\.\d+\.\d+)$")
+
+
+def _check_change_links(cat: Catalogue) -> None:
+    """``changes``/``changelog``: the linked claim exists, the two ranges meet
+    exactly (older.until == newer.since, patch precision), the changelog entry
+    is ``"<#ticket or doc name> <X.Y.Z>"`` naming the release where it changed."""
+    successors: dict[str, str] = {}
+    for c in cat:
+        where = f"{c.family}.toml: claim {c.id!r}"
+        if c.changelog is not None:
+            m = CHANGELOG_PATTERN.match(c.changelog)
+            if not m:
+                raise CatalogueError(f"{where}: changelog = {c.changelog!r} must look like '#9809 2.1.0'")
+            at = c.since if c.changes or not c.until else c.until
+            if at is None or parse_version(m.group(2)) != parse_version(at):
+                raise CatalogueError(
+                    f"{where}: changelog release {m.group(2)} is not the claim's boundary ({'since' if c.changes or not c.until else 'until'} = {at})"
+                )
+        if c.reference is not None and not c.reference.startswith("https://"):
+            raise CatalogueError(f"{where}: reference must be an https:// URL")
+        if c.changes is None:
+            continue
+        if c.changes not in cat.claims:
+            raise CatalogueError(f"{where}: changes = {c.changes!r} is not a claim id")
+        older = cat.claims[c.changes]
+        if c.changelog is None:
+            raise CatalogueError(f"{where}: a claim with 'changes' needs changelog = '<#ticket> <release>'")
+        if not (c.since and VERSION_PATTERN.match(c.since) and c.since.count(".") == 2):
+            raise CatalogueError(f"{where}: a claim with 'changes' needs since = the exact release 'X.Y.Z'")
+        if older.until is None or parse_version(older.until) != parse_version(c.since):
+            raise CatalogueError(
+                f"{where}: ranges do not meet: {older.id} until = {older.until} but this claim's since = {c.since}"
+            )
+        if c.changes in successors:
+            raise CatalogueError(f"{where}: {c.changes} is already changed by {successors[c.changes]}")
+        successors[c.changes] = c.id
+
+
+def successor_of(cat_claims: Mapping[str, Mapping], claim_id: str) -> str | None:
+    """The claim (id) whose ``changes`` names ``claim_id``, from catalogue dicts."""
+    return next((cid for cid, c in cat_claims.items() if c.get("changes") == claim_id), None)
 
 
 def coverage_problems(cat: Catalogue, tests: Mapping[str, list[str]]) -> list[str]:
