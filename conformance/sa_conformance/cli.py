@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cmd_bisect import add_parser as add_bisect_parser
 
     add_bisect_parser(sub)
+    from .cmd_history import add_parser as add_history_parser
+
+    add_history_parser(sub)
 
     from .cmd_run import add_parser as add_run_parser
 
