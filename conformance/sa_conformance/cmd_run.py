@@ -124,7 +124,7 @@ def _check_backends(value: str | None, what: str) -> list[str]:
         return list(BACKENDS)
     for n in names:
         if n not in BACKENDS:
-            close = difflib.get_close_matches(n, list(BACKENDS), n=2)
+            close = difflib.get_close_matches(n, list(BACKENDS), n=1)
             hint = f"did you mean {', '.join(close)}? " if close else ""
             raise RunUsageError(f"unknown backend {n!r} (from {what}); {hint}choose from: {', '.join(BACKENDS)}")
     return names
