@@ -6,11 +6,11 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy.orm import object_session
 
+from sa_conformance.messages import already_attached
 from sa_conformance.models import User
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import run_threads
 
-ATTACHED = r"Object '<User.*>' is already attached to session '\d+' \(this is '\d+'\)"
 
 
 @pytest.mark.claim("cross-session.already-attached-raises")
@@ -19,7 +19,7 @@ def test_add_pending_object_to_second_session_raises(session_factory, db):
     with session_factory() as s1, session_factory() as s2:
         jessica = User(name="Jessica")
         s1.add(jessica)
-        with pytest.raises(sqlalchemy.exc.InvalidRequestError, match=ATTACHED):
+        with pytest.raises(sqlalchemy.exc.InvalidRequestError, match=already_attached(jessica, s1, s2)):
             s2.add(jessica)
         assert object_session(jessica) is s1 and jessica in s1.new and jessica not in s2
 
@@ -31,7 +31,7 @@ def test_add_persistent_object_to_second_session_raises(session_factory, db):
         u = User(name="p")
         s1.add(u)
         s1.commit()
-        with pytest.raises(sqlalchemy.exc.InvalidRequestError, match=ATTACHED):
+        with pytest.raises(sqlalchemy.exc.InvalidRequestError, match=already_attached(u, s1, s2)):
             s2.add(u)
         assert object_session(u) is s1 and flags(u) == {"persistent"}
         assert len(s2.identity_map) == 0
@@ -47,7 +47,7 @@ def test_add_object_held_by_session_in_other_thread_raises(session_factory, db):
     def worker(i, barrier):
         if i == 0:
             with session_factory() as s:
-                holder["obj"] = User(name="t")
+                holder["obj"], holder["owner"] = User(name="t"), s
                 s.add(holder["obj"])
                 added.set()
                 assert done.wait(10)
@@ -55,7 +55,9 @@ def test_add_object_held_by_session_in_other_thread_raises(session_factory, db):
         assert added.wait(10)
         try:
             with session_factory() as mine:
-                with pytest.raises(sqlalchemy.exc.InvalidRequestError, match=ATTACHED):
+                with pytest.raises(
+                    sqlalchemy.exc.InvalidRequestError, match=already_attached(holder["obj"], holder["owner"], mine)
+                ):
                     mine.add(holder["obj"])
                 return holder["obj"] not in mine
         finally:
