@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from sa_conformance.catalogue import MEMBER_PATTERN, MEMBERS_FILE, load_catalogue
 from sa_conformance.paths import CATALOGUE_DIR, repo_root
 

@@ -6,16 +6,15 @@ import pytest
 import sqlalchemy
 import sqlalchemy.exc
 import sqlalchemy.orm.exc
-from sqlalchemy import func, inspect, insert, select, text, update
-from sqlalchemy.engine import Result, Row
-from sqlalchemy.orm import Query, Session, declarative_base, sessionmaker
-from sqlalchemy.orm.util import identity_key
-
 from sa_conformance.attribution import claim
 from sa_conformance.catalogue import parse_version
 from sa_conformance.messages import exact, row_deleted
 from sa_conformance.models import Address, User, metadata
 from sa_conformance.testing import capture_sql, selects
+from sqlalchemy import func, insert, inspect, select, text, update
+from sqlalchemy.engine import Result, Row
+from sqlalchemy.orm import Query, Session, declarative_base, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 SA = parse_version(sqlalchemy.__version__)
 
@@ -141,7 +140,7 @@ def test_get_of_expired_object_whose_row_is_gone(scoped, session_factory, db):
             got = scoped.get(User, uid)
         assert got is None and len(selects(sql)) >= 1
         with pytest.raises(sqlalchemy.orm.exc.ObjectDeletedError, match=row_deleted(u)):
-            u.name
+            _ = u.name
     finally:
         scoped.remove()
 

@@ -6,9 +6,6 @@ through the scoped_session proxy."""
 import pytest
 import sqlalchemy
 import sqlalchemy.exc
-from sqlalchemy import event, func, inspect, select
-from sqlalchemy.orm import SessionTransaction, sessionmaker
-
 from sa_conformance.attribution import claim
 from sa_conformance.catalogue import parse_version
 from sa_conformance.messages import exact
@@ -16,6 +13,8 @@ from sa_conformance.models import Base, User
 from sa_conformance.state_helpers import checked_out
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import SessionTransaction, sessionmaker
 
 SA = parse_version(sqlalchemy.__version__)
 
@@ -62,16 +61,14 @@ def test_begin_nested_via_flag_and_context_manager(scoped, db):
             assert _starting(sql, "SAVEPOINT") and _starting(sql, "RELEASE SAVEPOINT")
             assert scoped().in_transaction() and not scoped().in_nested_transaction()
         with claim("scoped-api.begin-nested-context-manager"):
-            with capture_sql(db.engine) as sql:
-                with scoped.begin_nested():
-                    scoped.add(User(name="released"))
+            with capture_sql(db.engine) as sql, scoped.begin_nested():
+                scoped.add(User(name="released"))
             assert _starting(sql, "RELEASE SAVEPOINT")
-            with pytest.raises(ValueError, match="^inside$"):
-                with scoped.begin_nested():
-                    bad = User(name="rolled-back")
-                    scoped.add(bad)
-                    scoped.flush()
-                    raise ValueError("inside")
+            with pytest.raises(ValueError, match="^inside$"), scoped.begin_nested():
+                bad = User(name="rolled-back")
+                scoped.add(bad)
+                scoped.flush()
+                raise ValueError("inside")
             assert flags(bad) == {"transient"} and scoped().in_transaction()
         scoped.commit()
         assert db.rows("users", "name") == [("kept",), ("outer",), ("released",)]

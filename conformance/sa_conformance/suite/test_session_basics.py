@@ -4,15 +4,14 @@ expiring/refreshing, autobegin, rolling back, closing."""
 import pytest
 import sqlalchemy
 import sqlalchemy.exc
-from sqlalchemy import func, inspect, select, update
-from sqlalchemy.orm import Session, object_session, sessionmaker
-
 from sa_conformance.attribution import claim
 from sa_conformance.messages import exact
 from sa_conformance.models import Address, User
 from sa_conformance.state_helpers import checked_out
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql
+from sqlalchemy import func, inspect, select, update
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 
 @pytest.mark.claim("session-basics.identity-map-same-object", "session-basics.populate-existing-option")
@@ -102,7 +101,7 @@ def test_autoflush_before_merge_refresh_and_lazy_load(session_factory, db):
         p3 = User(name="p3")
         s.add(p3)
         s.expire(u, ["addresses"])
-        u.addresses  # noqa: B018 - lazy load
+        _ = u.addresses  # a lazy load
         assert flags(p3) == {"persistent"}, "the lazy load flushed first"
         s.rollback()
 
@@ -213,10 +212,9 @@ def test_sessionmaker_begin_commits_and_closes(engine, db):
         s.add(u)
     assert db.rows("users", "name") == [("framed",)]
     assert flags(u) == {"detached"} and checked_out(db) == 0
-    with pytest.raises(RuntimeError, match="^boom$"):
-        with factory.begin() as s:
-            s.add(User(name="lost"))
-            s.flush()
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="^boom$"), factory.begin() as s:
+        s.add(User(name="lost"))
+        s.flush()
+        raise RuntimeError("boom")
     assert db.rows("users", "name") == [("framed",)] and checked_out(db) == 0
 

@@ -5,13 +5,12 @@ import warnings
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import object_session
-
 from sa_conformance.attribution import claim
 from sa_conformance.models import Address, User
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql, selects
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import object_session
 
 
 @pytest.mark.claim(
@@ -139,7 +138,7 @@ def test_expired_column_access_does_not_load_relationship(session_factory, db):
         assert len(u.addresses) == 1
         s.expire(u)
         with capture_sql(db.engine) as sql:
-            u.name  # noqa: B018
+            _ = u.name
         assert len(selects(sql)) == 1 and "addresses" not in sql[-1].split("FROM")[1].split("WHERE")[0]
         assert "addresses" not in u.__dict__
         with capture_sql(db.engine) as sql:
