@@ -27,7 +27,7 @@ def good(tmp_path: Path) -> tuple[str, str]:
     paths = []
     for i, doc in enumerate(two_runs()):
         p = tmp_path / f"r{i}.json"
-        p.write_text(json.dumps(doc))
+        p.write_text(json.dumps(doc.to_dict()))
         paths.append(str(p))
     return paths[0], paths[1]
 
@@ -71,10 +71,10 @@ def test_bad_input_is_one_line_exit_2_never_a_traceback(tmp_path, good):
 def test_report_verb_writes_html_and_markdown(tmp_path, good):
     proc = cli("report", *good, "--html", str(tmp_path / "m.html"), "--md", str(tmp_path / "s.md"))
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "m.html").read_text().count('class="claim-row"') == 5
+    assert (tmp_path / "m.html").read_text().count('class="claim-row"') == 6
     assert "## SA 2.1.9" in (tmp_path / "s.md").read_text()
     to_stdout = cli("report", good[1])
-    assert to_stdout.returncode == 0 and "Failing claims (1)" in to_stdout.stdout
+    assert to_stdout.returncode == 0 and "Failing verdicts (2)" in to_stdout.stdout
 
 
 def test_help_for_every_verb():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sa_conformance.paths import EXPECTATIONS_FILE
 from sa_conformance.expectations import ExpectationsError, load_expectations
-from sa_conformance.results import load_results
+from sa_conformance.resultsio import load_results
 from sa_conformance.testing import make_inner_project
 
 # subprocess-heavy: generous timeout on a loaded machine
@@ -42,7 +42,7 @@ def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
 
 
 def outcomes(path: Path) -> dict[tuple[str, str], dict]:
-    return {(r["claim"], r["backend"]): r for r in load_results(path)["results"]}
+    return {(r["claim"], r["backend"]): r for r in load_results(path).to_dict()["results"]}
 
 
 def test_matching_entry_turns_failure_into_expected_fail(inner):
