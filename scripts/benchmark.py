@@ -13,7 +13,11 @@ Measures, on this machine:
   (``sa_fixtures.provision.provision_mysql(None, docker=False)``, several
   repetitions, min/median), and to stop it;
 * optionally (``--tox``, slow) the warm per-SQLAlchemy-version run time of the
-  tox envs on ``sqlite-memory``.
+  tox envs on ``sqlite-memory``;
+* the claims-only run a user gets, ``sa-conformance run --backend <default
+  backends> -n 2`` from an empty temporary directory, with the MySQL-family
+  server started by the run itself (no URL), printed beside the repository's
+  full run (``--claims-run-only`` measures just that one).
 
 Writes ``reports/benchmark.json`` and prints a Markdown table.  It is not a
 test: nothing here fails a CI run.  The exit status is 0 unless a measured
@@ -50,6 +54,7 @@ TARGETS = {
     "total_n2_seconds": 90.0,  # full default suite, -n 2, incl. server start
     "server_ready_seconds": 5.0,  # provision_mysql(None, docker=False), median
     "speedup_n2_over_n0": 1.6,
+    "claims_run_n2_seconds": 25.0,  # sa-conformance run, default backends, -n 2, incl. server start
 }
 
 
@@ -100,6 +105,33 @@ def run_suite(python: str, backends: str, workers: int, profile: str, extra: lis
         "exit_code": proc.returncode,
         "summary": summary.strip("= "),
         "counts": junit_counts(junit),
+        "slowest": durations[:10],
+        "stderr_tail": proc.stderr.strip().splitlines()[-3:] if proc.returncode not in (0, 1) else [],
+    }
+
+
+def run_claims(python: str, backends: str, workers: int, profile: str, tmp: Path) -> dict:
+    """``sa-conformance run`` as a user runs it: from an empty directory, the
+    packaged claims only, the MySQL-family server provisioned by the run."""
+    cwd = tmp / "claims-run"
+    cwd.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("SA_CONFORMANCE_MYSQL_URL", "SA_CONFORMANCE_RESULTS_DIR")}
+    argv = [python, "-m", "sa_conformance", "run", "--backend", backends, "-n", str(workers),
+            "--hypothesis-profile", profile, "--results", str(cwd / "reports"), "--", "-q", "--durations=10"]
+    start = time.monotonic()
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - start
+    durations = [l.strip() for l in proc.stdout.splitlines() if re.match(r"^\d+\.\d+s (call|setup|teardown) ", l.strip())]
+    summary = next((l for l in reversed(proc.stdout.splitlines()) if re.search(r" in \d+\.\d+s", l)), "")
+    verdict = next((l for l in reversed(proc.stderr.splitlines()) if l.startswith("sa-conformance run: exit")), "")
+    return {
+        "backends": backends,
+        "workers": workers,
+        "wall_seconds": round(wall, 2),
+        "exit_code": proc.returncode,
+        "summary": summary.strip("= "),
+        "verdict": verdict,
+        "counts": junit_counts(cwd / "reports" / "junit.xml"),
         "slowest": durations[:10],
         "stderr_tail": proc.stderr.strip().splitlines()[-3:] if proc.returncode not in (0, 1) else [],
     }
@@ -202,6 +234,10 @@ def markdown(result: dict) -> str:
         t0 = f"{n0['wall_seconds']:.1f} s" if n0 else ""
         t2 = f"{n2['wall_seconds']:.1f} s" if n2 else ""
         rows.append(f"| {label} | {t0} | {t2} | {speed} | {(n2 or n0 or {}).get('summary', '')} |")
+    claims = result.get("claims_run")
+    if claims:
+        label = f"claims only: `sa-conformance run -n {claims['workers']}`"
+        rows.append(f"| {label} | | {claims['wall_seconds']:.1f} s | | {claims['summary']} (exit {claims['exit_code']}) |")
     prov = result.get("provision")
     lines = ["\n".join(rows), ""]
     if prov and prov.get("ready_seconds"):
@@ -248,6 +284,12 @@ def evaluate(result: dict) -> dict:
         sp = round(n0["wall_seconds"] / n2["wall_seconds"], 2)
         targets["speedup_n2_over_n0"] = {"value": sp, "target": f">= {TARGETS['speedup_n2_over_n0']}",
                                          "ok": sp >= TARGETS["speedup_n2_over_n0"]}
+    claims = result.get("claims_run")
+    if claims:
+        targets["claims_run_n2_seconds"] = {
+            "value": claims["wall_seconds"], "target": f"<= {TARGETS['claims_run_n2_seconds']}",
+            "ok": claims["wall_seconds"] <= TARGETS["claims_run_n2_seconds"] and claims["exit_code"] == 0,
+        }
     ready = (result.get("provision") or {}).get("ready_seconds") or {}
     if ready:
         targets["server_ready_seconds"] = {"value": ready["median"], "target": f"<= {TARGETS['server_ready_seconds']}",
@@ -265,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--provision-repeat", type=int, default=5, help="server provisionings to time (0: skip)")
     ap.add_argument("--tox", action="store_true", help="also time warm tox envs per SQLAlchemy version (slow)")
     ap.add_argument("--quick", action="store_true", help="total run with -n 2 only, 3 provisionings")
+    ap.add_argument("--no-claims-run", action="store_true", help="skip the `sa-conformance run` measurement")
+    ap.add_argument("--claims-run-only", action="store_true",
+                    help="measure only `sa-conformance run -n 2` and the full `pytest -n 2` beside it")
     ap.add_argument("--output", default=str(REPO / "reports" / "benchmark.json"))
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
@@ -274,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     workers = [int(w) for w in args.workers.split(",") if w != ""]
     if args.quick:
         workers, args.no_per_backend, args.provision_repeat = [2], True, min(args.provision_repeat, 3)
+    if args.claims_run_only:
+        workers, args.no_per_backend, args.provision_repeat = [2], True, 0
     result: dict = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
@@ -301,6 +348,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"benchmark:   {r['wall_seconds']:.1f} s ({r['summary']})", file=sys.stderr, flush=True)
                 if r["exit_code"] not in (0, 1):
                     rc = 2
+        if not args.no_claims_run:
+            print(f"benchmark: sa-conformance run --backend {','.join(backends)} -n 2 ...", file=sys.stderr, flush=True)
+            c = result["claims_run"] = run_claims(args.python, ",".join(backends), 2, args.profile, tmp)
+            print(f"benchmark:   {c['wall_seconds']:.1f} s ({c['summary']}; {c['verdict']})", file=sys.stderr, flush=True)
+            if c["exit_code"] not in (0, 1):
+                rc = 2
         if args.tox:
             result["tox"] = tox_times(list(TOX_ENVS), tmp)
     finally:

@@ -200,6 +200,9 @@ def pytest_command(args: argparse.Namespace, out: Path) -> list[str]:
         cmd += ["--claim", cid]
     if args.numprocesses is not None:
         cmd += ["-n", str(args.numprocesses)]
+        if str(args.numprocesses) != "0":
+            # the property tests run many times longer than the rest: stealing keeps both workers busy to the end
+            cmd += ["--dist", "worksteal"]
     if args.hypothesis_profile:
         cmd += [f"--hypothesis-profile={args.hypothesis_profile}"]
     for names, kw in backend_passthrough_options():
@@ -207,7 +210,9 @@ def pytest_command(args: argparse.Namespace, out: Path) -> list[str]:
         if value in (None, False):
             continue
         cmd += [names[0]] if value is True else [names[0], str(value)]
-    cmd += list(getattr(args, "pytest_args", []) or [])
+    # Tests of the harness itself (reproduction-script generators) are this project's, not the user's run.
+    cmd += ["-m", "not selfcheck"]
+    cmd += list(getattr(args, "pytest_args", []) or [])  # last: a user's -m / -k / --dist wins
     cmd.append(str(SUITE_DIR))
     return cmd
 
