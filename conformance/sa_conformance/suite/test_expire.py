@@ -117,3 +117,34 @@ def test_expired_detached_attribute_raises(session_factory, db):
     s.close()
     with pytest.raises(sqlalchemy.orm.exc.DetachedInstanceError, match=not_bound_refresh(u)):
         u.name
+
+
+# -- behaviour change: Session.get honours populate_existing in execution_options (2.1.0, #10610)
+def _get_with_populate_existing_option(session_factory):
+    from sqlalchemy import text
+
+    with session_factory() as s:
+        s.add(User(id=1, name="before"))
+        s.commit()
+        u = s.get(User, 1)
+        assert u.name == "before"
+        s.execute(text("UPDATE users SET name = 'after' WHERE id = 1"))  # the identity map does not see it
+        again = s.get(User, 1, execution_options={"populate_existing": True})
+        assert again is u
+        return again.name
+
+
+@pytest.mark.claim("expire.get-populate-existing-option-ignored")
+def test_get_populate_existing_execution_option_ignored(session_factory, db):
+    """Session.get(cls, pk, execution_options={'populate_existing': True})
+    returns the identity-map object without reloading it: a change made in the
+    database since it was loaded is not seen."""
+    assert _get_with_populate_existing_option(session_factory) == "before"
+
+
+@pytest.mark.claim("expire.get-populate-existing-option-honoured")
+def test_get_populate_existing_execution_option_reloads(session_factory, db):
+    """Session.get(cls, pk, execution_options={'populate_existing': True})
+    reloads the identity-map object from the database, like
+    populate_existing=True."""
+    assert _get_with_populate_existing_option(session_factory) == "after"

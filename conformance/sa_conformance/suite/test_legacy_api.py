@@ -139,3 +139,30 @@ def test_orm_exc_noresultfound_is_exc_noresultfound(session_factory, db):
     with session_factory() as s:
         with pytest.raises(sqlalchemy.orm.exc.NoResultFound):
             s.query(User).filter(User.name == "none").one()
+
+
+# -- behaviour change: Session.transaction removed in 2.0.0 ------------------------
+@pytest.mark.claim("legacy-api.session-transaction-attribute")
+def test_session_transaction_attribute_is_root_transaction(session_factory, db):
+    """Session.transaction is the Session's current root SessionTransaction
+    (deprecated in 1.4)."""
+    with session_factory() as s:
+        tx = s.begin()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            assert s.transaction is tx
+        assert s.get_transaction() is tx
+        s.rollback()
+
+
+@pytest.mark.claim("legacy-api.session-transaction-removed")
+def test_session_transaction_attribute_removed(session_factory, db):
+    """Session.transaction is gone (AttributeError "'Session' object has no
+    attribute 'transaction'"); Session.get_transaction() returns the current
+    root transaction."""
+    with session_factory() as s:
+        tx = s.begin()
+        with pytest.raises(AttributeError, match=r"^'Session' object has no attribute 'transaction'$"):
+            s.transaction  # noqa: B018
+        assert s.get_transaction() is tx
+        s.rollback()

@@ -252,3 +252,43 @@ def test_dirty_objects_are_kept_until_flushed(session_factory, db):
         assert ref() in s.dirty
         s.commit()
     assert db.rows("users", "name") == [("after",)]
+
+
+# -- behaviour change: cascade_backrefs removed in 2.0.0 (#5150) -------------------
+@pytest.mark.claim("states.backref-assignment-cascades")
+def test_backref_assignment_cascades_into_session(session_factory, db):
+    """Assigning a new object's many-to-one backref attribute to an object in
+    the Session (address.user = user) cascades the new object into the Session
+    as pending (cascade_backrefs, always on before 2.0)."""
+    from sa_conformance.models import Address
+
+    with session_factory() as s:
+        u = User(name="owner")
+        s.add(u)
+        a = Address(email="a@example.org")
+        a.user = u
+        assert a in u.addresses
+        assert a in s and a in s.new
+        assert flags(a) == {"pending"}
+        s.rollback()
+
+
+@pytest.mark.claim("states.backref-assignment-no-cascade")
+def test_backref_assignment_does_not_cascade(session_factory, db):
+    """Assigning a new object's many-to-one backref attribute to an object in
+    the Session (address.user = user) appends it to the collection but does not
+    add it to the Session: it stays transient until added (cascade_backrefs
+    removed)."""
+    from sa_conformance.models import Address
+
+    with session_factory() as s:
+        u = User(name="owner")
+        s.add(u)
+        a = Address(email="a@example.org")
+        a.user = u
+        assert a in u.addresses
+        assert a not in s and a not in s.new
+        assert flags(a) == {"transient"} and object_session(a) is None
+        s.add(a)
+        assert flags(a) == {"pending"}
+        s.rollback()

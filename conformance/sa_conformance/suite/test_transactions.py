@@ -180,3 +180,115 @@ def test_orm_query_autoflush_setting(session_factory, db, autoflush):
         s.add(User(name="p"))
         found = s.query(User).filter(User.name == "p").all()
         assert len(found) == (1 if autoflush else 0)
+
+
+# -- behaviour changes at exact releases ------------------------------------------
+@pytest.mark.claim("transactions.commit-in-begin-block-closes")
+def test_commit_inside_begin_block_then_exit_raises(session_factory, db):
+    """Session.commit() inside a `with session.begin():` block commits, and
+    leaving the block then raises ResourceClosedError 'This transaction is
+    closed'."""
+    s = session_factory()
+    try:
+        with pytest.raises(sqlalchemy.exc.ResourceClosedError, match=r"^This transaction is closed$"):
+            with s.begin():
+                s.add(User(name="c"))
+                s.commit()
+        assert db.rows("users", "name") == [("c",)]
+    finally:
+        s.close()
+
+
+@pytest.mark.claim("transactions.commit-in-begin-block-allowed")
+def test_commit_inside_begin_block_is_allowed(session_factory, db):
+    """Session.commit() inside a `with session.begin():` block commits the
+    transaction and the block exits without error."""
+    s = session_factory()
+    try:
+        with s.begin():
+            s.add(User(name="c"))
+            s.commit()
+            assert not s.in_transaction()
+        assert db.rows("users", "name") == [("c",)]
+        assert not s.in_transaction() and checked_out(db) == 0
+    finally:
+        s.close()
+
+
+def _pending_then_where_only_select(s):
+    from sqlalchemy import literal
+
+    s.add(User(id=6, name="p"))
+    return s.execute(select(literal(1)).where(User.id == 6)).scalar()
+
+
+@pytest.mark.claim("transactions.non-orm-columns-no-autoflush")
+def test_where_only_orm_select_does_not_autoflush(session_factory, db):
+    """A select() that returns no ORM entity or attribute but names one in its
+    WHERE clause (select(literal(1)).where(User.id == 6)) is not an ORM
+    statement: Session.execute() does not autoflush pending objects first."""
+    with session_factory() as s:
+        assert _pending_then_where_only_select(s) is None
+        (u,) = list(s.new)
+        assert flags(u) == {"pending"}
+
+
+@pytest.mark.claim("transactions.orm-element-anywhere-autoflush")
+def test_where_only_orm_select_autoflushes(session_factory, db):
+    """A select() that names an ORM attribute anywhere, e.g. only in its WHERE
+    clause (select(literal(1)).where(User.id == 6)), is an ORM statement:
+    Session.execute() autoflushes pending objects first and sees them."""
+    with session_factory() as s:
+        assert _pending_then_where_only_select(s) == 1
+        assert not s.new
+        assert flags(s.get(User, 6)) == {"persistent"}
+
+
+def _closed_yield_per_result(session_factory):
+    with session_factory() as s:
+        s.add(User(name="q"))
+        s.commit()
+    s = session_factory()
+    result = s.execute(select(User).execution_options(yield_per=1))
+    s.close()
+    return result
+
+
+@pytest.mark.claim("transactions.result-after-close-iterates")
+def test_unbuffered_result_iterates_after_close(session_factory, db):
+    """An un-buffered ORM result (yield_per) iterated after its Session was
+    closed still yields the objects."""
+    rows = list(_closed_yield_per_result(session_factory))
+    assert [r[0].name for r in rows] == ["q"]
+
+
+@pytest.mark.claim("transactions.result-after-close-raises")
+def test_unbuffered_result_after_close_raises(session_factory, db):
+    """Iterating an un-buffered ORM result (yield_per) after its Session was
+    closed raises InvalidRequestError "Object <User at 0x…> cannot be converted
+    to 'persistent' state, as this identity map is no longer valid.  Has the
+    owning Session been closed?\""""
+    result = _closed_yield_per_result(session_factory)
+    with pytest.raises(sqlalchemy.exc.InvalidRequestError) as info:
+        list(result)
+    assert str(info.value).startswith(
+        "Object <User at 0x") and ("> cannot be converted to 'persistent' state, as this identity map is no longer "
+                                   "valid.  Has the owning Session been closed?") in str(info.value)
+    result.close()
+
+
+@pytest.mark.claim("transactions.autobegin-false-requires-begin")
+def test_autobegin_false_requires_explicit_begin(session_factory, db):
+    """With Session(autobegin=False), an operation that would autobegin
+    (Session.add()) raises InvalidRequestError 'Autobegin is disabled on this
+    Session; please call session.begin() to start a new transaction'; after
+    begin() it works."""
+    with session_factory(autobegin=False) as s:
+        u = User(name="a")
+        with pytest.raises(sqlalchemy.exc.InvalidRequestError, match=(
+                r"^Autobegin is disabled on this Session; please call session.begin\(\) to start a new transaction$")):
+            s.add(u)
+        assert flags(u) == {"transient"} and not s.in_transaction() and checked_out(db) == 0
+        with s.begin():
+            s.add(u)
+        assert db.rows("users", "name") == [("a",)]
