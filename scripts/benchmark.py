@@ -27,6 +27,10 @@ targets (see TARGETS) decide the exit status.
     python scripts/benchmark.py                     # suite + provisioning (~4-6 min)
     python scripts/benchmark.py --quick             # total only, -n 2, 3 provisionings
     python scripts/benchmark.py --tox               # plus tox warm times per SQLAlchemy version
+    python scripts/benchmark.py --quick --container # plus the container path (scripts/bench_container.py):
+                                                    # image build warm (--container-cold: also cold),
+                                                    # container start to first query, stop
+    python scripts/benchmark.py --quick --ci-run    # plus CI=true .ci/run in a fresh clone (~15 min)
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import bench_container  # scripts/ is on sys.path when this file runs
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BACKENDS = ("sqlite-memory", "sqlite-file", "mysql")
@@ -261,6 +267,7 @@ def markdown(result: dict) -> str:
         for name in TOX_ENVS:
             if name in tox:
                 lines.append(f"tox -e {name} (sqlite-memory): {tox[name]['wall_seconds']:.1f} s - {tox[name]['summary']}")
+    lines.extend(bench_container.markdown(result))
     checks = result.get("targets", {})
     for key, info in checks.items():
         lines.append(f"target {key}: {info['value']} vs {info['target']} -> {'ok' if info['ok'] else 'MISSED'}")
@@ -310,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-claims-run", action="store_true", help="skip the `sa-conformance run` measurement")
     ap.add_argument("--claims-run-only", action="store_true",
                     help="measure only `sa-conformance run -n 2` and the full `pytest -n 2` beside it")
+    ap.add_argument("--container", action="store_true",
+                    help="also time the container path: image build (warm), container start to first query, stop")
+    ap.add_argument("--container-cold", action="store_true", help="with --container: also a cold image build (~2 min)")
+    ap.add_argument("--ci-run", action="store_true", help="also time CI=true .ci/run in a fresh clone (slow)")
     ap.add_argument("--output", default=str(REPO / "reports" / "benchmark.json"))
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
@@ -356,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
                 rc = 2
         if args.tox:
             result["tox"] = tox_times(list(TOX_ENVS), tmp)
+        if args.container or args.container_cold:
+            result["image_build"] = bench_container.image_build(args.python, cold=args.container_cold)
+            result["container"] = bench_container.container_times(args.python, 3)
+        if args.ci_run:
+            result["ci_run"] = bench_container.ci_run()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result["targets"] = evaluate(result)
