@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, object_session
 
 from sa_conformance.models import Item, metadata
 from sa_conformance.state_model import Model
+from sa_conformance.attribution import attach_repro, attribute
 from sa_conformance.state_repro import redact, render_script
 
 pick = st.integers(min_value=0, max_value=10**6)
@@ -35,7 +36,8 @@ def build_machine(backend):
     def committed_rows() -> list[tuple]:
         with observer.connect() as conn:
             return sorted(tuple(r) for r in conn.exec_driver_sql("SELECT id, name FROM items"))
-    repro_url = None if backend.spec.dialect == "sqlite" else redact(backend.url)
+    # Embedded backends declare their reproduction URL (the script then uses its in-process template).
+    repro_url = None if backend.spec.repro_url else redact(backend.url)
 
     class SessionStateMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -136,10 +138,8 @@ def build_machine(backend):
                     details=[f"backend: {backend.name}", f"first difference at step {len(self.steps)}: {code}"],
                 )
                 note(script)
-                raise AssertionError(
-                    f"after step {len(self.steps)} ({code}):\n" + "\n".join(problems)
-                    + "\n\n--- standalone reproduction script ---\n" + script
-                )
+                exc = AssertionError(f"after step {len(self.steps)} ({code}):\n" + "\n".join(problems))
+                raise attribute(attach_repro(exc, script), CLAIM)
 
         # -- rules -------------------------------------------------------------
         @initialize(committed=st.integers(0, 2), pending=st.integers(0, 2))
@@ -252,10 +252,8 @@ def build_machine(backend):
                 self.steps.append((code, {}))
                 script = render_script(self.steps, url=repro_url, details=[f"backend: {backend.name}"])
                 note(script)
-                raise AssertionError(
-                    f"step {len(self.steps)}: merge(objs[{o.idx}]) returned the wrong instance"
-                    "\n\n--- standalone reproduction script ---\n" + script
-                )
+                exc = AssertionError(f"step {len(self.steps)}: merge(objs[{o.idx}]) returned the wrong instance")
+                raise attribute(attach_repro(exc, script), CLAIM)
             self.step(code)
 
         @precondition(lambda self: any(self.model.can_expire(o) for o in self.model.objs))
@@ -286,7 +284,10 @@ def build_machine(backend):
     return SessionStateMachine
 
 
-@pytest.mark.claim("states.model-random-walk")
+CLAIM = "states.model-random-walk"
+
+
+@pytest.mark.claim(CLAIM)
 def test_session_matches_reference_model_after_every_step(db):
     """Any sequence of add/flush/commit/rollback/delete/expunge/expunge_all/
     close/merge/expire/refresh/attribute-set leaves every object's state, the
