@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy.exc import InvalidRequestError
 
+from sa_conformance.attribution import attach_repro, attribute
 from sa_conformance.models import metadata
 from sa_conformance.scoping_harness import HARNESSES, scope_mode  # noqa: F401  (fixture)
 from sa_conformance.scoping_model import ScopeModel, reproduction_script
@@ -14,6 +15,9 @@ from sa_conformance.scoping_model import ScopeModel, reproduction_script
 N_SCOPES = 3
 scopes = st.integers(min_value=0, max_value=N_SCOPES - 1)
 MODES = ("thread-local", "scopefunc")
+#: the claims most observations contradict (each failure names exactly one)
+SCOPE_MAP = "threads.registry-is-a-scope-map"
+SAME_IN_SCOPE = "registry.same-session-in-scope"
 
 
 def make_machine(backend, mode):
@@ -27,28 +31,37 @@ def make_machine(backend, mode):
             self.h = HARNESSES[mode](backend)
             self.model = ScopeModel()
             self.by_gen = {}  # model generation -> the Session object handed out
+            self.scope_of = {}  # model generation -> the scope it was handed out in
             self.names = 0
 
         # -- helpers ---------------------------------------------------------------
-        def fail(self, message):
+        def fail(self, message, claim_id=None):
+            """Stop at the first observation that differs from the model, naming
+            the claim it contradicts and carrying the standalone script."""
             script = reproduction_script(self.model.steps, mode, url, engine_kw)
-            raise AssertionError(f"{message}\n\n--- standalone reproduction script ---\n{script}")
+            note(script)
+            exc = attach_repro(AssertionError(message), script)
+            raise attribute(exc, claim_id) if claim_id else exc
 
-        def bind(self, expect, session):
+        def bind(self, expect, session, k):
             kind, gen = expect
             if kind == "new":
-                if any(session is old for old in self.by_gen.values()):
-                    self.fail(f"scope got an old Session back where a new one was expected ({expect})")
+                old = [g for g, s in self.by_gen.items() if s is session]
+                if old:  # its own removed Session again, or another scope's
+                    same = self.scope_of.get(old[0]) == k
+                    self.fail(f"scope {k} got an old Session back where a new one was expected ({expect})",
+                              "remove.next-call-new-session" if same else "registry.distinct-sessions-across-scopes")
                 self.by_gen[gen] = session
+                self.scope_of[gen] = k
             elif kind == "existing" and session is not self.by_gen[gen]:
-                self.fail(f"registry returned a different Session within one scope ({expect})")
+                self.fail(f"registry returned a different Session within one scope ({expect})", SAME_IN_SCOPE)
 
         def implicit(self, k, expect):
             """After a proxied use, the scope must hold the expected Session."""
             session = self.h.current(k)
             if session is None:
-                self.fail(f"scope {k}: proxy use did not leave a Session in the scope")
-            self.bind(expect, session)
+                self.fail(f"scope {k}: proxy use did not leave a Session in the scope", SCOPE_MAP)
+            self.bind(expect, session, k)
 
         def guarded(self, k, fn):
             try:
@@ -63,7 +76,7 @@ def make_machine(backend, mode):
         def call(self, k):
             expect = self.model.call(k)
             note(f"call({k}) -> {expect}")
-            self.bind(expect, self.guarded(k, lambda: self.h.call(k)))
+            self.bind(expect, self.guarded(k, lambda: self.h.call(k)), k)
 
         @rule(k=scopes, tag=st.integers(min_value=0, max_value=99))
         def call_with_kwargs(self, k, tag):
@@ -75,13 +88,14 @@ def make_machine(backend, mode):
                     self.h.call(k, info=info)
                 except InvalidRequestError as exc:
                     if "Scoped session is already present; no new arguments may be specified." not in str(exc):
-                        self.fail(f"wrong message: {exc}")
+                        self.fail(f"wrong message: {exc}", "reargs.present-raises")
                     return
-                self.fail(f"scope {k}: arguments while a Session is present did not raise")
+                self.fail(f"scope {k}: arguments while a Session is present did not raise", "reargs.present-raises")
             session = self.guarded(k, lambda: self.h.call(k, info=info))
-            self.bind(expect, session)
+            self.bind(expect, session, k)
             if session.info != info:
-                self.fail(f"scope {k}: first-call kwargs did not reach the factory (info={session.info})")
+                self.fail(f"scope {k}: first-call kwargs did not reach the factory (info={session.info})",
+                          "reargs.first-call-kwargs-reach-factory")
 
         @rule(k=scopes)
         def remove(self, k):
@@ -90,7 +104,7 @@ def make_machine(backend, mode):
             old = self.by_gen.get(expect[1])
             self.guarded(k, lambda: self.h.remove(k))
             if old is not None and old.in_transaction():
-                self.fail(f"scope {k}: remove() did not close the Session")
+                self.fail(f"scope {k}: remove() did not close the Session", "remove.closes-session")
 
         @rule(k=scopes)
         def add_user(self, k):
@@ -132,19 +146,21 @@ def make_machine(backend, mode):
                     continue
                 present = self.h.has(k)
                 if present != self.model.present(k):
-                    self.fail(f"scope {k}: has() is {present}, the model says {self.model.present(k)}")
+                    self.fail(f"scope {k}: has() is {present}, the model says {self.model.present(k)}",
+                              "registry.has-reflects-presence")
                 if present:
                     session = self.h.current(k)
                     if session is not self.by_gen[self.model.generation(k)]:
-                        self.fail(f"scope {k}: the registered Session changed without remove()")
+                        self.fail(f"scope {k}: the registered Session changed without remove()", SAME_IN_SCOPE)
                     held.append(session)
             for i in range(len(held)):
                 for j in range(i + 1, len(held)):
                     if held[i] is held[j]:
-                        self.fail("two scopes share one Session")
+                        self.fail("two scopes share one Session", "registry.distinct-sessions-across-scopes")
             rows = self.h.rows()
             if rows != self.model.rows():
-                self.fail(f"database rows {rows} != committed per the model {self.model.rows()}")
+                self.fail(f"database rows {rows} != committed per the model {self.model.rows()}",
+                          "threads.independent-transactions")
 
         def teardown(self):
             self.h.close()
@@ -161,6 +177,8 @@ def make_machine(backend, mode):
     "reargs.present-raises",
     "reargs.first-call-kwargs-reach-factory",
     "remove.next-call-new-session",
+    "remove.closes-session",
+    "registry.has-reflects-presence",
 )
 def test_registry_behaves_as_a_scope_map(db, scope_mode):
     """"a single Session is maintained for all who call upon the scoped_session
