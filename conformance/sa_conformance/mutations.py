@@ -217,6 +217,83 @@ def _scopefunc_ignored(p: pytest.MonkeyPatch) -> None:
     p.setattr(ScopedRegistry, "__init__", __init__)
 
 
+# -- seed 002 members that used to be checked for presence only (H12) ----------------
+def _get_one_returns_none(p: pytest.MonkeyPatch) -> None:
+    """Session.get_one() behaves as get(): None instead of NoResultFound."""
+    from sqlalchemy.orm import Session
+
+    p.setattr(Session, "get_one", lambda self, entity, ident, **kw: self.get(entity, ident, **kw))
+
+
+def _bulk_save_attaches(p: pytest.MonkeyPatch) -> None:
+    """bulk_save_objects() implemented as add_all() + flush(): the objects end up in the Session."""
+    from sqlalchemy.orm import Session
+
+    def bulk_save_objects(self, objects, *args, **kw):  # type: ignore[no-untyped-def]
+        for obj in objects:
+            self.merge(obj, load=False) if getattr(obj, "_sa_instance_state").key else self.add(obj)
+        self.flush()
+
+    p.setattr(Session, "bulk_save_objects", bulk_save_objects)
+
+
+def _is_active_needs_transaction(p: pytest.MonkeyPatch) -> None:
+    """Session.is_active False whenever no transaction is in progress (what the reference's
+    'Changed in version 1.4' sentence claims)."""
+    from sqlalchemy.orm import Session
+
+    original = Session.is_active
+    p.setattr(Session, "is_active", property(lambda self: self.in_transaction() and original.fget(self)))
+
+
+def _get_skips_identity_map(p: pytest.MonkeyPatch) -> None:
+    """Session.get() always SELECTs (populate_existing forced)."""
+    from sqlalchemy.orm import Session
+
+    original = Session.get
+
+    def get(self, entity, ident, **kw):  # type: ignore[no-untyped-def]
+        kw["populate_existing"] = True
+        return original(self, entity, ident, **kw)
+
+    p.setattr(Session, "get", get)
+
+
+def _no_autoflush_noop(p: pytest.MonkeyPatch) -> None:
+    """Session.no_autoflush returns a context manager that leaves autoflush on."""
+    import contextlib
+
+    from sqlalchemy.orm import Session
+
+    p.setattr(Session, "no_autoflush", property(lambda self: contextlib.nullcontext(self)))
+
+
+def _expunge_no_cascade(p: pytest.MonkeyPatch) -> None:
+    """Session.expunge() removes only the given object (no 'expunge' cascade)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Session
+
+    def expunge(self, instance):  # type: ignore[no-untyped-def]
+        self._expunge_states([inspect(instance)])
+
+    p.setattr(Session, "expunge", expunge)
+
+
+def _delete_transient_ignored(p: pytest.MonkeyPatch) -> None:
+    """Session.delete() of a transient object silently does nothing."""
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Session
+
+    original = Session.delete
+
+    def delete(self, instance):  # type: ignore[no-untyped-def]
+        if inspect(instance).transient:
+            return None
+        return original(self, instance)
+
+    p.setattr(Session, "delete", delete)
+
+
 MUTATIONS: dict[str, Mutation] = {
     m.name: m
     for m in (
@@ -300,6 +377,48 @@ MUTATIONS: dict[str, Mutation] = {
             "scoped_session(scopefunc=...) keys every scope alike",
             ("registry.distinct-sessions-across-scopefunc-tokens", "remove.other-scope-untouched"),
             _scopefunc_ignored,
+        ),
+        Mutation(
+            "get-one-returns-none",
+            "Session.get_one() returns None for a missing row (as get() does)",
+            ("scoped-api.get-one-missing-raises",),
+            _get_one_returns_none,
+        ),
+        Mutation(
+            "bulk-save-attaches",
+            "bulk_save_objects() leaves the objects in the Session",
+            ("scoped-api.bulk-save-objects-not-attached",),
+            _bulk_save_attaches,
+        ),
+        Mutation(
+            "is-active-needs-transaction",
+            "Session.is_active is False outside a transaction",
+            ("scoped-api.is-active-outside-transaction",),
+            _is_active_needs_transaction,
+        ),
+        Mutation(
+            "get-skips-identity-map",
+            "Session.get() SELECTs even when the identity map holds the object",
+            ("scoped-api.get-identity-map-no-sql",),
+            _get_skips_identity_map,
+        ),
+        Mutation(
+            "no-autoflush-noop",
+            "Session.no_autoflush does not suspend autoflush",
+            ("scoped-api.no-autoflush-block",),
+            _no_autoflush_noop,
+        ),
+        Mutation(
+            "expunge-no-cascade",
+            "Session.expunge() does not cascade to related objects",
+            ("scoped-api.expunge-cascades",),
+            _expunge_no_cascade,
+        ),
+        Mutation(
+            "delete-transient-ignored",
+            "Session.delete() of a transient object raises nothing",
+            ("scoped-api.delete-transient-raises",),
+            _delete_transient_ignored,
         ),
     )
 }
