@@ -4,6 +4,7 @@ current scope's Session."""
 import pytest
 from sqlalchemy.orm import Mapper, Query, declarative_base, sessionmaker
 
+from sa_conformance.attribution import claim
 from sa_conformance.models import metadata
 from sa_conformance.scoping_harness import SYNC_SCOPE_MODES, harness, make_harness, scope_mode  # noqa: F401
 
@@ -133,8 +134,11 @@ def test_query_cls_gets_the_current_scope_session(harness):
     Employee = seed_models(harness.registry, query_cls=RecordingQuery)
     q0 = harness.run(0, lambda: Employee.query)
     q1 = harness.run(1, lambda: Employee.query)
-    assert type(q0) is RecordingQuery and type(q1) is RecordingQuery
-    assert [s for _, s in RecordingQuery.calls] == [harness.call(0), harness.call(1)]
+    with claim("query-property.query-cls-gets-class"):
+        assert type(q0) is RecordingQuery and type(q1) is RecordingQuery
+    with claim("query-property.current-scope-session"):
+        sessions = [s for _, s in RecordingQuery.calls]
+        assert sessions[0] is harness.call(0) and sessions[1] is harness.call(1) and len(sessions) == 2
     harness.remove(0)
     harness.remove(1)
 
