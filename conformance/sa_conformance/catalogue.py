@@ -85,12 +85,6 @@ def in_version_range(version: str, since: str | None, until: str | None) -> bool
     return True
 
 
-def series_of(version: str) -> str:
-    """``"2.0.36"`` -> ``"2.0"``."""
-    major, minor, _ = parse_version(version)
-    return f"{major}.{minor}"
-
-
 @dataclass(frozen=True)
 class Claim:
     id: str

@@ -18,7 +18,6 @@ Nothing here reads rendered traceback text.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 

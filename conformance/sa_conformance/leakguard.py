@@ -6,9 +6,7 @@ error at teardown, naming what leaked) if
 * a tracked engine still has checked-out pool connections,
 * a thread started during the test is still alive,
 * a fixture-made scoped_session registry still held a Session when the test
-  ended (fixtures report these through :func:`report`),
-* a temp directory or server process registered with :func:`expect_gone`
-  still exists.
+  ended (fixtures report these through :func:`report`).
 
 It then cleans up what it can (closes leaked Sessions) so one leaking test
 does not cascade into the next.
@@ -16,7 +14,6 @@ does not cascade into the next.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
@@ -37,7 +34,6 @@ class _TestLedger:
     threads: set[threading.Thread] = field(default_factory=set)
     sessions: "weakref.WeakSet[Session]" = field(default_factory=weakref.WeakSet)
     reported: list[str] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
 
 
 _lock = threading.Lock()
@@ -63,12 +59,6 @@ def report(message: str) -> None:
     still held a Session).  The fixture should clean it up after reporting."""
     if _current is not None:
         _current.reported.append(message)
-
-
-def expect_gone(path: str) -> None:
-    """Fail the current test if ``path`` still exists when it ends."""
-    if _current is not None:
-        _current.paths.append(path)
 
 
 def _alive(thread: threading.Thread) -> bool:
@@ -109,8 +99,4 @@ def end_test() -> list[str]:
                 s.close()
             except Exception:
                 pass
-
-    for path in ledger.paths:
-        if os.path.exists(path):
-            leaks.append(f"left behind: {path}")
     return leaks

@@ -19,7 +19,6 @@ rendering (:mod:`.report`) know nothing of pytest.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 

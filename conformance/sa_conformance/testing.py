@@ -8,7 +8,6 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
-import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.util import ScopedRegistry, ThreadLocalRegistry
@@ -93,11 +92,6 @@ def registry_contents(registry: scoped_session) -> dict[Any, Any]:
     if isinstance(reg, ScopedRegistry):
         return dict(reg.registry)
     raise TypeError(f"unknown registry type {type(reg).__name__}")
-
-
-def assert_raises_match(exc_type: type[BaseException], pattern: str):
-    """``pytest.raises`` with a mandatory message pattern (re.search)."""
-    return pytest.raises(exc_type, match=pattern)
 
 
 # -- inner pytest projects (self-checks of the plugins) --------------------------
