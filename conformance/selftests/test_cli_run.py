@@ -152,10 +152,11 @@ def test_pytest_claim_unknown_names_close_matches(tmp_path: Path) -> None:
     proc = _suite_pytest(["--backend", "sqlite-memory", "--collect-only", "-q", "--claim", "sessionmakr"], tmp_path)
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout[-1000:] + proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines == [
-        "ERROR: unknown claim id or family 'sessionmakr' (from --claim); did you mean sessionmaker? "
-        "(list them: sa-conformance claims)"
-    ], proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(
+        "ERROR: unknown claim id or family 'sessionmakr' (from --claim); did you mean sessionmaker"
+    ), lines[0]
+    assert lines[0].endswith("(list them: sa-conformance claims)"), lines[0]
 
 
 def test_pytest_claim_selects_a_family_and_a_claim_and_reports_deselection(tmp_path: Path) -> None:
