@@ -31,8 +31,9 @@ NOT_PROVISIONED = 3
 NONCONFORMING_OUTCOMES = ("fail", "error", "unexpected-pass")
 #: outcomes that show a test really judged its claim on a backend
 JUDGED_OUTCOMES = ("pass", "fail", "expected-fail", "unexpected-pass")
-#: record backends that are not a database backend
-PSEUDO_BACKENDS = ("none", "*")
+#: record backends that are not a database backend: null (checked without a
+#: database, or not run; results format 2) and format 1's "none" / "*"
+PSEUDO_BACKENDS = (None, "none", "*")
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,11 @@ def broken_backends(document: dict) -> list[str]:
     judged: dict[str, int] = {}
     errors: dict[str, int] = {}
     for record in document.get("results") or []:
-        backend = str(record.get("backend"))
-        if backend in PSEUDO_BACKENDS:
+        if record.get("backend") in PSEUDO_BACKENDS:
             continue
+        backend = str(record.get("backend"))
+        if record.get("driver"):
+            backend += f" (driver {record['driver']})"
         counts = _counts(record)
         judged[backend] = judged.get(backend, 0) + sum(counts.get(o, 0) for o in JUDGED_OUTCOMES)
         errors[backend] = errors.get(backend, 0) + counts.get("error", 0)

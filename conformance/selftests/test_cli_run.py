@@ -183,6 +183,8 @@ def _doc(records: list[tuple[str, str, str]], complete: bool = True, status: int
     "doc, status, code, why",
     [
         (_doc([("a.x", "sqlite-memory", "pass"), ("a.y", "mysql", "skip"), ("a.z", "*", "not-run")]), None, 0, ""),
+        (_doc([("a.x", "sqlite-memory", "pass"), ("a.z", None, "not-run"), ("a.w", None, "error")], status=1), None, 1,
+         "a.w"),
         (_doc([("a.x", "sqlite-memory", "pass"), ("a.y", "sqlite-memory", "fail")], status=1), None, 1, "a.y"),
         (_doc([("a.x", "sqlite-memory", "pass"), ("a.y", "sqlite-memory", "unexpected-pass")], status=1), None, 1,
          "a.y"),
