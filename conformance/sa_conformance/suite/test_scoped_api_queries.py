@@ -13,7 +13,7 @@ from sa_conformance.models import Address, User, metadata
 from sa_conformance.testing import capture_sql, selects
 from sqlalchemy import func, insert, inspect, select, text, update
 from sqlalchemy.engine import Result, Row
-from sqlalchemy.orm import Query, Session, declarative_base, sessionmaker
+from sqlalchemy.orm import Query, Session, declarative_base, selectinload, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
 SA = parse_version(sqlalchemy.__version__)
@@ -270,3 +270,56 @@ def test_refresh_relationship_only_raises_before_2_0_4(scoped, db):
     finally:
         scoped.remove()
 
+
+
+@pytest.mark.claim("scoped-api.execute-execution-options", "scoped-api.get-options")
+def test_execution_and_loader_options(scoped, session_factory, db):
+    """execute(..., execution_options={'populate_existing': True}); get(..., options=[...])."""
+    with session_factory() as setup:
+        setup.add(User(name="opt", addresses=[Address(email="o@x")]))
+        setup.commit()
+        uid = setup.scalar(select(User.id))
+    try:
+        with claim("scoped-api.get-options"):
+            with capture_sql(db.engine) as sql:
+                u = scoped.get(User, uid, options=[selectinload(User.addresses)])
+            assert "addresses" in u.__dict__ and len(selects(sql)) == 2
+            with capture_sql(db.engine) as sql:
+                assert [a.email for a in u.addresses] == ["o@x"]
+            assert sql == []
+        with claim("scoped-api.execute-execution-options"):
+            scoped.execute(update(User.__table__).values(name="opt2"))
+            assert scoped.execute(select(User)).scalar_one().name == "opt"
+            scoped.execute(select(User), execution_options={"populate_existing": True}).all()
+            assert u.name == "opt2"
+    finally:
+        scoped.remove()
+
+
+@pytest.mark.claim("scoped-api.get-bind-clause-table")
+def test_get_bind_by_table_in_clause(make_scoped, engine, db):
+    """binds={users: X}: get_bind(clause=select(users)) is X."""
+    marked = engine.execution_options(sa_conformance_marker="users")
+    reg = make_scoped(sessionmaker(binds={User.__table__: marked, Address.__table__: engine}))
+    try:
+        assert reg.get_bind(clause=select(User.__table__)) is marked
+        assert reg.get_bind(clause=select(Address.__table__)) is engine
+    finally:
+        reg.remove()
+
+
+@pytest.mark.claim("scoped-api.refresh-eager-loaded-relationship")
+def test_refresh_reloads_eagerly_loaded_relationship(scoped, session_factory, db):
+    """Loaded with selectinload -> refresh() reloads the collection too."""
+    with session_factory() as setup:
+        setup.add(User(name="eager", addresses=[Address(email="e@x")]))
+        setup.commit()
+    try:
+        u = scoped.scalars(select(User).options(selectinload(User.addresses))).one()
+        scoped.execute(update(Address.__table__).values(email="e2@x"))
+        with capture_sql(db.engine) as sql:
+            scoped.refresh(u)
+        assert len(selects(sql)) == 2 and "addresses" in u.__dict__
+        assert [a.email for a in u.__dict__["addresses"]] == ["e2@x"]
+    finally:
+        scoped.remove()
