@@ -1,6 +1,8 @@
 """Credential redaction for everything the reports write or print.
 
-Two layers:
+A single URL is redacted by :func:`sa_fixtures.redaction.redact_url`
+(re-exported here); free text (messages, tracebacks, command lines) by a
+:class:`Redactor`, in two layers:
 
 * a pattern: the password part of anything shaped like a URL with
   credentials (``scheme://user:password@host``) becomes ``***``;
@@ -17,7 +19,7 @@ import re
 from typing import Iterable, Sequence
 from urllib.parse import unquote
 
-MASK = "***"
+from sa_fixtures.redaction import MASK, redact_url  # noqa: F401  (the one URL redaction function)
 
 #: ``scheme://user:password@`` -- the password may contain anything but
 #: whitespace, quotes and '@' is matched up to the LAST '@' before the host.
@@ -97,7 +99,3 @@ def from_environment(extra_urls: Iterable[str | None] = ()) -> Redactor:
         r.add_url(url)
     return r
 
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """One-shot helper: mask URL passwords and the given secrets in ``text``."""
-    return Redactor(secrets)(text)

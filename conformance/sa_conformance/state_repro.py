@@ -22,7 +22,9 @@ A snapshot is a dict with keys (each optional):
 from __future__ import annotations
 
 import pprint
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
+
+from sa_fixtures.redaction import redact_url
 
 #: Python statements that build the snapshot the generated script compares.
 _OBSERVE = '''
@@ -76,12 +78,8 @@ def check(step, code, expected):
 '''
 
 
-def redact(url: Any) -> str:
-    """A SQLAlchemy URL (or string) rendered with its password hidden."""
-    from sqlalchemy.engine import make_url
-
-    u = url if hasattr(url, "render_as_string") else make_url(str(url))
-    return u.render_as_string(hide_password=True)
+#: a URL with its password hidden: the project's one URL redaction function
+redact = redact_url
 
 
 def render_script(
