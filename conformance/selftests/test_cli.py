@@ -138,20 +138,24 @@ def test_check_reports_uncovered_claims(tmp_path, pytestconfig):
     assert "registry.zz-untested: no test checks it" in proc.stdout
 
 
-def test_upgrade_diff_without_run_diffs_existing_env_results(tmp_path):
-    """--no-run only reads reports/<env>/results.json; an unknown series is
-    bad input."""
-    proc = cli("upgrade-diff", "2.0", "9.9", "--no-run")
-    assert proc.returncode == 2 and "unknown SQLAlchemy series '9.9'" in proc.stderr
+def test_upgrade_bad_input_is_one_line_before_any_env(tmp_path):
+    """`upgrade` checks the run options and the releases before creating an
+    env: an unknown backend or series is one line, exit 2 (the old tox-based
+    upgrade-diff diffed stale files here; it is now an alias of upgrade)."""
+    for args, expected in ((("upgrade", "2.0", "2.1", "--backend", "nosuch"), "unknown backend 'nosuch'"),
+                           (("upgrade-diff", "2.0", "2.1", "--backend", "nosuch"), "unknown backend 'nosuch'")):
+        proc = cli(*args, cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not (tmp_path / "sa-conformance-upgrade").exists()
 
 
-def test_arguments_after_double_dash_belong_to_upgrade_diff_only(tmp_path):
-    """`upgrade-diff OLD NEW --html X -- PYTEST...`: options before `--` are
-    ours (not swallowed into the pytest arguments)."""
+def test_arguments_after_double_dash_belong_to_upgrade(tmp_path):
+    """`upgrade OLD NEW --html X -- PYTEST...`: options before `--` are ours."""
     from sa_conformance import cli as climod
 
-    parser_args = ["upgrade-diff", "2.0", "2.1", "--no-run", "--html", str(tmp_path / "u.html"), "--", "--backend", "x"]
+    parser_args = ["upgrade", "2.0", "2.1", "--html", str(tmp_path / "u.html"), "--", "--backend", "x"]
     args = climod.build_parser().parse_args(parser_args[: parser_args.index("--")])
-    assert args.html == str(tmp_path / "u.html") and args.no_run
+    assert args.html == str(tmp_path / "u.html") and args.takes_pytest_args
     refused = cli("diff", "a.json", "b.json", "--", "-x")
-    assert refused.returncode == 2 and "only accepted by upgrade-diff" in refused.stderr
+    assert refused.returncode == 2 and "not accepted by diff" in refused.stderr

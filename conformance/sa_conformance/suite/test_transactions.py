@@ -274,7 +274,6 @@ def test_unbuffered_result_after_close_raises(session_factory, db):
     assert str(info.value).startswith(
         "Object <User at 0x") and ("> cannot be converted to 'persistent' state, as this identity map is no longer "
                                    "valid.  Has the owning Session been closed?") in str(info.value)
-    result.close()
 
 
 @pytest.mark.claim("transactions.autobegin-false-requires-begin")
