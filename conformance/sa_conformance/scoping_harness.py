@@ -434,26 +434,15 @@ def scope_mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_harness(db, scope_mode):
-    """Build harnesses of the current ``scope_mode``; all are closed (every
-    scope's Session removed, workers stopped, async engines disposed) at the
-    end of the test."""
-    made: list[ScopeHarness] = []
+def make_harness(make_scoped, scope_mode):
+    """``make_harness(factory=None, **sessionmaker_kw)``: harnesses of the
+    current ``scope_mode``, built (and closed at the end) by the one registry
+    builder, ``session_fixtures.make_scoped``."""
 
     def make(factory: Any = None, **factory_kw: Any) -> ScopeHarness:
-        h = HARNESSES[scope_mode](db, factory, **factory_kw)
-        made.append(h)
-        return h
+        return make_scoped(factory, mode=scope_mode, **factory_kw)
 
-    yield make
-    errors = []
-    for h in made:
-        try:
-            h.close()
-        except BaseException as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0]
+    return make
 
 
 @pytest.fixture

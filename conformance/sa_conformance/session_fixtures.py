@@ -41,31 +41,69 @@ def session_factory(engine) -> sessionmaker:
 
 
 @pytest.fixture
-def make_scoped(session_factory) -> Callable[..., scoped_session]:
-    """Build scoped_session registries; any registry that still holds a
-    Session when the test ends is reported to the leak guard (then emptied)."""
-    made: list[scoped_session] = []
+def make_scoped(db, session_factory) -> Callable[..., Any]:
+    """The one way the fixtures build scoped_session registries.
 
-    def make(factory: Any = None, scopefunc: Callable[[], Any] | None = None) -> scoped_session:
+    ``make_scoped(factory=None, scopefunc=None)`` returns a plain
+    ``scoped_session`` (over ``session_factory`` unless ``factory`` is
+    given); any such registry that still holds a Session when the test ends
+    is reported to the leak guard (then emptied).
+
+    ``make_scoped(factory=None, mode=M, **sessionmaker_kw)`` returns a
+    :class:`~sa_conformance.scoping_harness.ScopeHarness` of scope mode ``M``
+    (its registry plus the threads/greenlets/requests/tasks that are its
+    scopes); harnesses are closed at the end (every scope's Session removed,
+    workers stopped).  ``make_harness`` is this with the test's ``scope_mode``.
+    """
+    registries: list[scoped_session] = []
+    harnesses: list[Any] = []
+
+    def make(factory: Any = None, scopefunc: Callable[[], Any] | None = None, *, mode: str | None = None,
+             **factory_kw: Any) -> Any:
+        if mode is not None:
+            from sa_conformance.scoping_harness import HARNESSES
+
+            if scopefunc is not None:
+                raise TypeError(f"scope mode {mode!r} brings its own scopefunc")
+            harness = HARNESSES[mode](db, factory, **factory_kw)
+            harnesses.append(harness)
+            return harness
+        if factory_kw:
+            raise TypeError("sessionmaker keywords need a scope mode; pass factory=sessionmaker(...) instead")
         registry = scoped_session(factory or session_factory, scopefunc=scopefunc)
-        made.append(registry)
+        registries.append(registry)
         return registry
 
     yield make
-    for registry in made:
-        leftover = registry_contents(registry)
-        if leftover:
-            leakguard.report(
-                f"scoped_session registry still holds {len(leftover)} Session(s) for scope(s) "
-                f"{sorted(map(repr, leftover))} (call remove())"
-            )
-            for session in leftover.values():
-                session.close()
-            reg = registry.registry
-            if isinstance(reg, ThreadLocalRegistry):
-                reg.clear()
-            else:  # a scopefunc registry: a plain dict keyed by scope token
-                reg.registry.clear()
+    errors: list[BaseException] = []
+    for harness in harnesses:
+        try:
+            harness.close()
+        except BaseException as exc:  # close them all; raise the first
+            errors.append(exc)
+    for registry in registries:
+        _release(registry)
+    if errors:
+        raise errors[0]
+
+
+def _release(registry: scoped_session) -> None:
+    """Report a registry's leftover Sessions to the leak guard, close them
+    and empty the registry."""
+    leftover = registry_contents(registry)
+    if not leftover:
+        return
+    leakguard.report(
+        f"scoped_session registry still holds {len(leftover)} Session(s) for scope(s) "
+        f"{sorted(map(repr, leftover))} (call remove())"
+    )
+    for session in leftover.values():
+        session.close()
+    reg = registry.registry
+    if isinstance(reg, ThreadLocalRegistry):
+        reg.clear()
+    else:  # a scopefunc registry: a plain dict keyed by scope token
+        reg.registry.clear()
 
 
 @pytest.fixture
