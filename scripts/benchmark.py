@@ -40,6 +40,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -83,6 +84,13 @@ def junit_counts(path: Path) -> dict:
     return counts
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + sys) of the waited-for children so far: beside the
+    wall time, a figure the other load on a shared machine inflates less."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_suite(python: str, backends: str, workers: int, profile: str, extra: list[str], tmp: Path) -> dict:
     tag = f"{backends.replace(',', '+')}-n{workers}"
     junit = tmp / f"{tag}.xml"
@@ -95,9 +103,9 @@ def run_suite(python: str, backends: str, workers: int, profile: str, extra: lis
         "--backend", backends, "-n", str(workers), f"--junitxml={junit}", "--durations=10",
         *extra,
     ]
-    start = time.monotonic()
+    start, cpu = time.monotonic(), children_cpu()
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    wall = time.monotonic() - start
+    wall, cpu = time.monotonic() - start, children_cpu() - cpu
     durations = [
         line.strip()
         for line in proc.stdout.splitlines()
@@ -108,6 +116,7 @@ def run_suite(python: str, backends: str, workers: int, profile: str, extra: lis
         "backends": backends,
         "workers": workers,
         "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
         "exit_code": proc.returncode,
         "summary": summary.strip("= "),
         "counts": junit_counts(junit),
@@ -124,9 +133,9 @@ def run_claims(python: str, backends: str, workers: int, profile: str, tmp: Path
     env = {k: v for k, v in os.environ.items() if k not in ("SA_CONFORMANCE_MYSQL_URL", "SA_CONFORMANCE_RESULTS_DIR")}
     argv = [python, "-m", "sa_conformance", "run", "--backend", backends, "-n", str(workers),
             "--hypothesis-profile", profile, "--results", str(cwd / "reports"), "--", "-q", "--durations=10"]
-    start = time.monotonic()
+    start, cpu = time.monotonic(), children_cpu()
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    wall = time.monotonic() - start
+    wall, cpu = time.monotonic() - start, children_cpu() - cpu
     durations = [l.strip() for l in proc.stdout.splitlines() if re.match(r"^\d+\.\d+s (call|setup|teardown) ", l.strip())]
     summary = next((l for l in reversed(proc.stdout.splitlines()) if re.search(r" in \d+\.\d+s", l)), "")
     verdict = next((l for l in reversed(proc.stderr.splitlines()) if l.startswith("sa-conformance run: exit")), "")
@@ -134,6 +143,7 @@ def run_claims(python: str, backends: str, workers: int, profile: str, tmp: Path
         "backends": backends,
         "workers": workers,
         "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
         "exit_code": proc.returncode,
         "summary": summary.strip("= "),
         "verdict": verdict,
@@ -244,8 +254,17 @@ def markdown(result: dict) -> str:
     if claims:
         label = f"claims only: `sa-conformance run -n {claims['workers']}`"
         rows.append(f"| {label} | | {claims['wall_seconds']:.1f} s | | {claims['summary']} (exit {claims['exit_code']}) |")
+    cpu = [f"{label}: {r['cpu_seconds']:.1f} s" for label, r in
+           [(f"pytest --backend {r['backends']} -n {r['workers']}", r) for r in suite.values()]
+           + ([("sa-conformance run -n 2", claims)] if claims else []) if r.get("cpu_seconds") is not None]
     prov = result.get("provision")
     lines = ["\n".join(rows), ""]
+    if cpu:
+        lines.append("CPU (user+sys of all processes; less inflated by other load than wall time): " + "; ".join(cpu))
+    try:
+        lines.append(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    except OSError:
+        pass
     if prov and prov.get("ready_seconds"):
         r, s = prov["ready_seconds"], prov.get("stop_seconds") or {}
         lines.append(
