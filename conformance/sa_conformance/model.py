@@ -14,22 +14,18 @@ one-line message (see :mod:`sa_conformance.resultsio`).
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from .outcomes import BAD, UNIT, UNIT_SHORT, Outcome, claims_line, worst  # noqa: F401  (part of the model API)
 from .paths import SCHEMA_FILE
 
 SUITE_NAME = "sa-session-conformance"
 FORMAT = "sa-conformance-results"
 FORMAT_VERSION = 2
-#: the unit every report counts, said the same way everywhere
-UNIT = "claim verdicts (claim × backend × driver × scope mode)"
-UNIT_SHORT = "verdicts"
-
 
 # -- errors ----------------------------------------------------------------------
 class ResultsError(Exception):
@@ -58,74 +54,6 @@ class ResultsSchemaError(ResultsError):
 
 class ResultsMismatchError(ResultsError):
     """Several results files that cannot be combined (different suites)."""
-
-
-# -- outcomes --------------------------------------------------------------------
-class Outcome(str, enum.Enum):
-    """A verdict's outcome, declared worst first: the aggregate of several
-    test results for one verdict is the worst of them (:func:`worst`)."""
-
-    FAIL = "fail"
-    ERROR = "error"
-    UNEXPECTED_PASS = "unexpected-pass"
-    EXPECTED_FAIL = "expected-fail"
-    PASS = "pass"
-    NOT_REACHED = "not-reached"
-    SKIP = "skip"
-    NOT_APPLICABLE = "not-applicable"
-    NOT_RUN = "not-run"
-
-    @property
-    def rank(self) -> int:
-        """Lower is worse."""
-        return _ORDER.index(self)
-
-    @property
-    def bad(self) -> bool:
-        """Fails the run: the claim did not hold, the test broke, or a known
-        deviation no longer deviates."""
-        return self in (Outcome.FAIL, Outcome.ERROR, Outcome.UNEXPECTED_PASS)
-
-    @property
-    def judged(self) -> bool:
-        """The verdict says whether the claim held on this target."""
-        return self in (Outcome.FAIL, Outcome.UNEXPECTED_PASS, Outcome.EXPECTED_FAIL, Outcome.PASS)
-
-    @property
-    def label(self) -> str:
-        return _LABEL[self]
-
-    @property
-    def help(self) -> str:
-        return _HELP[self]
-
-    def __str__(self) -> str:  # f"{outcome}" is the JSON value
-        return self.value
-
-
-_ORDER = tuple(Outcome)
-_LABEL = {
-    Outcome.PASS: "pass", Outcome.FAIL: "FAIL", Outcome.ERROR: "ERROR", Outcome.SKIP: "skip",
-    Outcome.NOT_APPLICABLE: "n/a", Outcome.EXPECTED_FAIL: "xfail", Outcome.UNEXPECTED_PASS: "XPASS",
-    Outcome.NOT_REACHED: "not reached", Outcome.NOT_RUN: "not run",
-}
-_HELP = {
-    Outcome.PASS: "the claim held",
-    Outcome.FAIL: "the claim did not hold (or its test leaked)",
-    Outcome.ERROR: "the test could not run properly (setup/teardown error)",
-    Outcome.SKIP: "skipped (backend unavailable or lacking a capability)",
-    Outcome.NOT_APPLICABLE: "the claim does not apply to this SQLAlchemy version",
-    Outcome.EXPECTED_FAIL: "a known deviation listed in expectations.toml failed as expected",
-    Outcome.UNEXPECTED_PASS: "a known deviation passed: remove its expectations.toml entry",
-    Outcome.NOT_REACHED: "not judged: the test stopped at a failing check of another claim first",
-    Outcome.NOT_RUN: "no test for this claim was collected in this run",
-}
-BAD = tuple(o for o in Outcome if o.bad)
-
-
-def worst(outcomes: Iterable[Outcome | str]) -> Outcome | None:
-    outs = [Outcome(o) for o in outcomes]
-    return min(outs, key=lambda o: o.rank) if outs else None
 
 
 # -- schema ----------------------------------------------------------------------
@@ -416,13 +344,6 @@ def check_format(d: Any, where: str) -> None:
         raise ResultsFormatError(
             f"{where}: results format version {d.get('format_version')!r} is not supported (expected {FORMAT_VERSION})"
         )
-
-
-def claims_line(counts: Mapping[Outcome, int]) -> str:
-    """``claims: 42 verdicts (claim × backend × driver × scope mode): 40 pass, 2 FAIL``."""
-    total = sum(counts.values())
-    parts = [f"{n} {o.label}" for o, n in sorted(counts.items(), key=lambda kv: kv[0].rank) if n]
-    return f"claims: {total} {UNIT}" + (": " + ", ".join(parts) if parts else "")
 
 
 def check_same_suite(docs: Iterable[Document], names: Iterable[str]) -> None:
