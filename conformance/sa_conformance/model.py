@@ -27,6 +27,7 @@ SUITE_NAME = "sa-session-conformance"
 FORMAT = "sa-conformance-results"
 FORMAT_VERSION = 2
 
+
 # -- errors ----------------------------------------------------------------------
 class ResultsError(Exception):
     """A results file (or set of them) cannot be used; one-line message."""
