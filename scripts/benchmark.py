@@ -51,6 +51,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import bench_container  # scripts/ is on sys.path when this file runs
+import bench_history
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BACKENDS = ("sqlite-memory", "sqlite-file", "mysql")
@@ -340,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time the container path: image build (warm), container start to first query, stop")
     ap.add_argument("--container-cold", action="store_true", help="with --container: also a cold image build (~2 min)")
     ap.add_argument("--ci-run", action="store_true", help="also time CI=true .ci/run in a fresh clone (slow)")
+    ap.add_argument("--history", metavar="SERIES", default=None,
+                    help="also time `sa-conformance history` per release of SERIES on sqlite-memory -n 2 and "
+                    "extrapolate to the whole series (scripts/bench_history.py; target 2.0 <= 20 min)")
     ap.add_argument("--output", default=str(REPO / "reports" / "benchmark.json"))
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
@@ -391,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
             result["container"] = bench_container.container_times(args.python, 3)
         if args.ci_run:
             result["ci_run"] = bench_container.ci_run()
+        if args.history:
+            result["history"] = bench_history.measure(args.history)
+            print(bench_history.markdown(result["history"]), file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result["targets"] = evaluate(result)
