@@ -207,9 +207,13 @@ def pytest_command(args: argparse.Namespace, out: Path) -> list[str]:
         cmd += [f"--hypothesis-profile={args.hypothesis_profile}"]
     for names, kw in backend_passthrough_options():
         value = getattr(args, "fx_" + kw.get("dest", names[0].lstrip("-").replace("-", "_")), None)
-        if value in (None, False):
+        if value is None or value is False or value == []:
             continue
-        cmd += [names[0]] if value is True else [names[0], str(value)]
+        if value is True:
+            cmd.append(names[0])
+        else:
+            for item in value if isinstance(value, list) else [value]:  # action="append": one option per value
+                cmd += [names[0], str(item)]
     # Tests of the harness itself (reproduction-script generators) are this project's, not the user's run.
     cmd += ["-m", "not selfcheck"]
     cmd += list(getattr(args, "pytest_args", []) or [])  # last: a user's -m / -k / --dist wins
