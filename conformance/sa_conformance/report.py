@@ -181,7 +181,7 @@ def _totals_rows(doc: Document) -> list[str]:
         if counts:
             groups.append((label, counts))
     shown = [o for o in Outcome if any(c.get(o) for _, c in groups)]
-    out = [f"Verdicts per backend ({UNIT}):", "",
+    out = [f"Per backend, in {UNIT}:", "",
            "| backend | " + " | ".join(o.label for o in shown) + " | verdicts |", "|---|" + "---:|" * (len(shown) + 1)]
     for name, counts in groups:
         if sum(counts.values()):
