@@ -292,3 +292,35 @@ def test_backref_assignment_does_not_cascade(session_factory, db):
         s.add(a)
         assert flags(a) == {"pending"}
         s.rollback()
+
+
+# -- behaviour change: Session.get(with_for_update=False) uses the identity map (2.0.49, #13176)
+def _sql_of_get_with_for_update_false(session_factory, db):
+    from sa_conformance.testing import selects
+
+    with session_factory() as s:
+        s.add(User(id=1, name="a"))
+        s.flush()
+        u = s.get(User, 1)
+        with capture_sql(db.engine) as sql:
+            again = s.get(User, 1, with_for_update=False)
+        assert again is u
+        s.rollback()
+        return selects(sql)
+
+
+@pytest.mark.claim("states.get-for-update-false-selects")
+def test_get_with_for_update_false_emits_select(session_factory, db):
+    """Session.get(cls, pk, with_for_update=False) bypasses the identity map:
+    it emits a SELECT even though the object is already loaded (and returns
+    that same object)."""
+    sql = _sql_of_get_with_for_update_false(session_factory, db)
+    assert len(sql) == 1 and "FROM users" in sql[0] and "FOR UPDATE" not in sql[0].upper()
+
+
+@pytest.mark.claim("states.get-for-update-false-identity-map")
+def test_get_with_for_update_false_uses_identity_map(session_factory, db):
+    """Session.get(cls, pk, with_for_update=False) is the same as the default
+    with_for_update=None: an object already in the identity map is returned
+    without emitting SQL."""
+    assert _sql_of_get_with_for_update_false(session_factory, db) == []
