@@ -155,6 +155,14 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
+def _provisioned(info: dict) -> str:
+    """' via testcontainers (image)' from describe()'s provisioner/image keys (H14)."""
+    how = info.get("provisioner") or info.get("method")
+    if not how:
+        return ""
+    return f" via {how}" + (f" ({_md(str(info['image']))})" if info.get("image") else "")
+
+
 def _backend_rows(doc: Document) -> list[str]:
     out = ["| backend | server | driver | isolation | sql_mode |", "|---|---|---|---|---|"]
     for name, info in doc.run.backends.items():
@@ -162,7 +170,8 @@ def _backend_rows(doc: Document) -> list[str]:
             out.append(f"| {name} | unavailable: {_md(info['unavailable'])} | | | |")
             continue
         out.append(
-            f"| {name} | {_md(str(info.get('product') or ''))} {info.get('server_version') or ''} | "
+            f"| {name} | {_md(str(info.get('product') or ''))} {info.get('server_version') or ''}"
+            f"{_provisioned(info)} | "
             f"{info.get('dialect', '')}+{info.get('driver') or ''} ({_md(str(info.get('dbapi', '')))}) | "
             f"{info.get('isolation_level') or ''} | {_md(str(info.get('sql_mode') or ''))} |"
         )
