@@ -9,13 +9,13 @@ seed fails the check; elsewhere it skips with the path it looked for.
 """
 
 from __future__ import annotations
-
 import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
+
 from sa_conformance.catalogue import MEMBER_PATTERN, MEMBERS_FILE, load_catalogue
 from sa_conformance.paths import CATALOGUE_DIR, repo_root
 
@@ -122,3 +122,27 @@ def test_member_parser_on_a_sample():
         "scoped_session.session_factory",
         "ScopedRegistry.clear",
     ]
+
+
+def _toy_catalogue(tmp_path, claim_extra: str, members_toml: str | None = None):
+    (tmp_path / "_catalogue.toml").write_text('supported_series = ["2.1"]\n')
+    (tmp_path / "registry.toml").write_text(
+        '[[claim]]\nid = "registry.alpha"\nfamily = "registry"\nclaim = "Alpha."\n'
+        'source = "https://docs.sqlalchemy.org/en/20/orm/contextual.html#alpha"\nsection = "A"\n' + claim_extra
+    )
+    if members_toml is not None:
+        (tmp_path / MEMBERS_FILE).write_text(members_toml)
+    return load_catalogue(tmp_path)
+
+
+def test_catalogue_members_field_validated_and_merged(tmp_path):
+    from sa_conformance.catalogue import CatalogueError
+
+    cat = _toy_catalogue(tmp_path, 'members = ["scoped_session.add"]\n',
+                         '[claims]\n"registry.alpha" = ["scoped_session.flush", "scoped_session.add"]\n')
+    assert cat["registry.alpha"].members == ("scoped_session.add", "scoped_session.flush")
+    assert cat["registry.alpha"].to_json()["members"] == ["scoped_session.add", "scoped_session.flush"]
+    with pytest.raises(CatalogueError, match="'members' must be a list"):
+        _toy_catalogue(tmp_path, 'members = ["scoped session add"]\n', "")
+    with pytest.raises(CatalogueError, match=r"claims\.registry\.nope: unknown claim id"):
+        _toy_catalogue(tmp_path, "", '[claims]\n"registry.nope" = ["scoped_session.add"]\n')

@@ -4,11 +4,12 @@ import threading
 
 import pytest
 import sqlalchemy.exc
+from sqlalchemy.orm import object_session
+
 from sa_conformance.messages import already_attached
 from sa_conformance.models import User
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import run_threads
-from sqlalchemy.orm import object_session
 
 
 @pytest.mark.claim("cross-session.already-attached-raises")

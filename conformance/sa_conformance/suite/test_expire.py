@@ -3,10 +3,11 @@
 
 import pytest
 import sqlalchemy.orm.exc
+from sqlalchemy import inspect
+
 from sa_conformance.messages import not_bound_refresh
 from sa_conformance.models import User
 from sa_conformance.testing import capture_sql, selects
-from sqlalchemy import inspect
 
 
 def _one_user(factory, name="orig"):

@@ -2,10 +2,11 @@
 (render_nulls, update_changed_only), through the scoped_session proxy."""
 
 import pytest
-from sa_conformance.models import Address, User
-from sa_conformance.testing import capture_sql
 from sqlalchemy import Column, Integer, String, select, text
 from sqlalchemy.orm import registry
+
+from sa_conformance.models import Address, User
+from sa_conformance.testing import capture_sql
 
 _labels = registry()
 

@@ -6,15 +6,16 @@ import pytest
 import sqlalchemy
 import sqlalchemy.exc
 import sqlalchemy.orm.exc
+from sqlalchemy import func, insert, inspect, select, text, update
+from sqlalchemy.engine import Result, Row
+from sqlalchemy.orm import Query, Session, declarative_base, selectinload, sessionmaker
+from sqlalchemy.orm.util import identity_key
+
 from sa_conformance.attribution import claim
 from sa_conformance.catalogue import parse_version
 from sa_conformance.messages import exact, row_deleted
 from sa_conformance.models import Address, User, metadata
 from sa_conformance.testing import capture_sql, selects
-from sqlalchemy import func, insert, inspect, select, text, update
-from sqlalchemy.engine import Result, Row
-from sqlalchemy.orm import Query, Session, declarative_base, selectinload, sessionmaker
-from sqlalchemy.orm.util import identity_key
 
 SA = parse_version(sqlalchemy.__version__)
 

@@ -6,6 +6,9 @@ through the scoped_session proxy."""
 import pytest
 import sqlalchemy
 import sqlalchemy.exc
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import SessionTransaction, sessionmaker
+
 from sa_conformance.attribution import claim
 from sa_conformance.catalogue import parse_version
 from sa_conformance.messages import exact
@@ -13,8 +16,6 @@ from sa_conformance.models import Base, User
 from sa_conformance.state_helpers import checked_out
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql
-from sqlalchemy import event, func, inspect, select
-from sqlalchemy.orm import SessionTransaction, sessionmaker
 
 SA = parse_version(sqlalchemy.__version__)
 

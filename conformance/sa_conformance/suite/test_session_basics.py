@@ -4,14 +4,15 @@ expiring/refreshing, autobegin, rolling back, closing."""
 import pytest
 import sqlalchemy
 import sqlalchemy.exc
+from sqlalchemy import func, inspect, select, update
+from sqlalchemy.orm import Session, object_session, sessionmaker
+
 from sa_conformance.attribution import claim
 from sa_conformance.messages import exact
 from sa_conformance.models import Address, User
 from sa_conformance.state_helpers import checked_out
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql
-from sqlalchemy import func, inspect, select, update
-from sqlalchemy.orm import Session, object_session, sessionmaker
 
 
 @pytest.mark.claim("session-basics.identity-map-same-object", "session-basics.populate-existing-option")

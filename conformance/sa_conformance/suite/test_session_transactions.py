@@ -4,12 +4,13 @@ and per connection, AUTOCOMMIT, two-phase commit, SAVEPOINT details."""
 
 import pytest
 import sqlalchemy.exc
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from sa_conformance.attribution import claim
 from sa_conformance.messages import exact
 from sa_conformance.models import User
 from sa_conformance.testing import capture_sql
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 USERS = User.__table__
 
