@@ -262,9 +262,31 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _err_info(f"sa-conformance run: SQLAlchemy {sqlalchemy.__version__} ({Path(sqlalchemy.__file__).parent}); "
               f"results in {out}")
-    proc = subprocess.run(pytest_command(args, out), env=pytest_env(args))
+    status = run_pytest(pytest_command(args, out), pytest_env(args))
     doc = load_document(out / RESULTS_NAME)
-    result = verdict.decide(doc, proc.returncode)
+    result = verdict.decide(doc, status)
     reasons = "; ".join(result.reasons) or "every applicable claim conforms"
-    _err_info(f"sa-conformance run: exit {result.code}: {reasons} (pytest exit {proc.returncode}; {out})")
+    _err_info(f"sa-conformance run: exit {result.code}: {reasons} (pytest exit {status}; {out})")
     return result.code
+
+
+#: seconds an interrupted pytest gets to stop its servers and drop its databases
+STOP_GRACE = 60.0
+
+
+def run_pytest(cmd: list[str], env: dict[str, str]) -> int:
+    """Run pytest; on Ctrl-C (which pytest, in our process group, receives
+    too) wait for it to clean up instead of killing it mid-teardown."""
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        try:
+            return proc.wait(timeout=STOP_GRACE)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            proc.terminate()  # the fixtures plugin turns SIGTERM into an orderly stop
+            try:
+                return proc.wait(timeout=STOP_GRACE / 2)
+            except (KeyboardInterrupt, subprocess.TimeoutExpired):
+                proc.kill()
+                return proc.wait()
