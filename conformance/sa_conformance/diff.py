@@ -261,6 +261,8 @@ def _classify(d: Diff, cid: str, oa, nb) -> ClaimChange | None:
     elif all((t.old is not None and t.old.outcome.bad) and (t.new is not None and not t.new.outcome.bad)
              for t in changed if t.old_outcome != t.new_outcome) and any(t.old_outcome != t.new_outcome for t in changed):
         ch.category = "fixed"
+    elif ch.category == "other" and all(t.old_outcome == t.new_outcome for t in changed):
+        ch.detail = "failure message changed"
     ch.targets = targets
     return ch
 
