@@ -115,19 +115,32 @@ def _split(value: str | None) -> list[str]:
 
 
 def _check_backends(value: str | None, what: str) -> list[str]:
+    """The backend names (``mysql`` for ``mysql+aiomysql``) of a --backend /
+    --require-backend value; RunUsageError naming close matches otherwise."""
     import difflib
 
-    from sa_fixtures.backends import BACKENDS
+    from sa_fixtures import backends
 
     names = _split(value)
     if names == ["all"]:
-        return list(BACKENDS)
+        return list(backends.BACKENDS)
+    out = []
     for n in names:
-        if n not in BACKENDS:
-            close = difflib.get_close_matches(n, list(BACKENDS), n=1)
+        base = n.partition("+")[0]
+        if base not in backends.BACKENDS:
+            close = difflib.get_close_matches(base, list(backends.BACKENDS), n=1)
             hint = f"did you mean {', '.join(close)}? " if close else ""
-            raise RunUsageError(f"unknown backend {n!r} (from {what}); {hint}choose from: {', '.join(BACKENDS)}")
-    return names
+            raise RunUsageError(
+                f"unknown backend {base!r} (from {what}); {hint}choose from: {', '.join(backends.BACKENDS)}"
+            )
+        parse_target = getattr(backends, "parse_target", None)  # backend+driver targets
+        if parse_target is not None and "+" in n:
+            try:
+                parse_target(n)
+            except ValueError as exc:
+                raise RunUsageError(f"{exc} (from {what})") from None
+        out.append(base)
+    return out
 
 
 def _check_numprocesses(value: str | None) -> None:
