@@ -50,7 +50,10 @@ def scope_mode_of(item: Any) -> str:
 def item_facts(item: Any, claims: Iterable[str], not_applicable: str | None) -> dict:
     backend, driver = item_target(item)
     line = item.location[1] if getattr(item, "location", None) else None
+    callspec = getattr(item, "callspec", None)
+    selector = callspec.params.get("backend") if callspec is not None else None
     return {
+        "selector": str(selector) if selector is not None else None,
         "claims": list(claims),
         "backend": backend,
         "driver": driver,
@@ -276,7 +279,7 @@ class Collector:
             rec = Record(
                 claim=key[0], backend=key[1], driver=key[2], scope_mode=key[3], outcome=v.outcome,
                 detail_from=facts.nodeid, reason=r(v.reason), message=r(v.message), repro=r(v.repro),
-                leak=v.leak, source=source,
+                leak=v.leak, source=source, selector=facts.meta.get("selector"),
             )
         else:
             rec = old

@@ -128,6 +128,7 @@ class Record:
     leak: bool = False  # the failure is the leak guard's
     source: Source | None = None  # test file and line of detail_from
     kinds: tuple[str, ...] = ()  # "example" / "property": how the tests check it
+    selector: str | None = None  # the --backend value that selects it ("mysql+mysqlconnector"); default: backend
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outcome", Outcome(self.outcome))
@@ -150,7 +151,7 @@ class Record:
         """The command that reruns exactly this claim on this backend."""
         cmd = f"{prog} --claim {self.claim}"
         if self.backend:
-            cmd += f" --backend {self.backend}"
+            cmd += f" --backend {self.selector or self.backend}"
         return cmd
 
     def replace(self, **changes: Any) -> "Record":
@@ -172,6 +173,8 @@ class Record:
             d["source"] = self.source.to_dict()
         if self.kinds:
             d["kinds"] = list(self.kinds)
+        if self.selector and self.selector != self.backend:
+            d["selector"] = self.selector
         return d
 
     @classmethod
@@ -183,6 +186,7 @@ class Record:
             counts=d.get("counts", {}), detail_from=d.get("detail_from"), reason=d.get("reason"),
             message=d.get("message"), repro=d.get("repro"), leak=bool(d.get("leak", False)),
             source=Source.from_dict(src) if src else None, kinds=tuple(d.get("kinds", ())),
+            selector=d.get("selector"),
         )
 
 
