@@ -118,6 +118,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     claim = cat[args.claim]
     opts = options_from(args)
     opts.backend = opts.backend or args.backend_default
+    opts.hypothesis_profile = opts.hypothesis_profile or "ci"  # derandomized: verdicts comparable across releases
     opts.claims = [claim.id]
     try:
         check_options(opts)

@@ -167,6 +167,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     opts = options_from(args)
     opts.backend = opts.backend or "sqlite-memory"
+    opts.hypothesis_profile = opts.hypothesis_profile or "ci"  # derandomized: verdicts comparable across releases
     root = Path(args.results or f"{DEFAULT_DIR}/{args.series}").resolve()
     if root.exists() and not root.is_dir():
         raise CliError(f"--results {root} is a file, not a directory")
