@@ -160,3 +160,26 @@ def test_bisect_for_real_across_three_releases(tmp_path):
     assert ("transactions.core-statement-autoflush: first release with the new verdict: 2.1.0 "
             "(fails on 2.0.58 and before, holds from 2.1.0; 3 releases probed)") in proc.stdout
     assert "transactions.core-statement-autoflush: agrees with since = 2.1.0" in proc.stdout
+
+
+@pytest.mark.parametrize("uv_error, expected", [
+    ("  × No solution found when resolving dependencies:\n  ╰─▶ Because the current Python version (3.11.2) does not "
+     "satisfy Python>=3.12 and sqlalchemy==9.9.9 depends on Python>=3.12, we can conclude that sqlalchemy==9.9.9 "
+     "cannot be used.", r"^Python 3\.11 cannot install SQLAlchemy==9\.9\.9: .*does not satisfy Python>=3\.12"),
+    ("error: Failed to fetch: `https://pypi.org/simple/sqlalchemy/`\n  Caused by: error sending request",
+     r"^package registry unreachable while creating the env for SQLAlchemy 9\.9\.9: "),
+])
+def test_env_creation_failures_are_one_line(tmp_path, monkeypatch, uv_error, expected):
+    """A fake uv that creates the venv but fails the install the way uv does."""
+    from sa_conformance import envs
+
+    fake = tmp_path / "uv"
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = venv ]; then exec %s -m venv --without-pip \"$5\"; fi\n"
+                    "cat >&2 <<'MSG'\n%s\nMSG\nexit 1\n" % (sys.executable, uv_error))
+    fake.chmod(0o755)
+    monkeypatch.setattr(envs, "_uv", lambda: str(fake))
+    monkeypatch.setenv("SA_CONFORMANCE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(envs.EnvError, match=expected) as info:
+        envs.ensure_env("9.9.9")
+    assert "\n" not in str(info.value)
+    assert not list((tmp_path / "cache" / "envs").glob("py*"))  # the half-made env is removed
