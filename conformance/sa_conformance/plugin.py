@@ -94,6 +94,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "claim(*ids): the catalogue claim ids this test checks (sa_conformance/claims/<family>.toml)"
     )
     config.addinivalue_line("markers", "selfcheck: a test of the suite itself; cites no claim")
+    config.addinivalue_line(
+        "markers", "property: a hypothesis property-based test; `pytest -m property` runs them alone"
+    )
     try:
         config.stash[CATALOGUE_KEY] = load_catalogue(catalogue_path(config))
     except CatalogueError as exc:

@@ -1,0 +1,54 @@
+"""Property: the whole session world -- several Sessions from two
+sessionmakers and a scoped_session in two scopes, objects moving among them,
+transactions and SAVEPOINTs, expiry and autoflush, the identity map's weak
+references, the documented errors and the rows an independent connection
+sees -- behaves as the reference model in ``sa_conformance.world`` says,
+after every step of random walks, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from sa_conformance.world.object_rules import ObjectRules
+
+#: every claim a world step checks (the rules name which one per step)
+WORLD_CLAIMS = (
+    "states.five-states", "states.add-detached-persistent", "states.pending-to-persistent-on-flush",
+    "states.detached-after-delete-commit", "states.rollback-pending-to-transient", "states.close-detaches",
+    "states.delete-then-flush-deleted", "states.expunge-detaches", "states.expunge-all", "states.make-transient",
+    "states.make-transient-to-detached", "states.merge-returns-other-instance", "states.update-attribute-commit",
+    "states.weak-identity-map", "states.dirty-strongly-referenced",
+    "cross-session.already-attached-raises", "cross-session.persistent-also-raises", "cross-session.add-after-expunge",
+    "transactions.commit-persists", "transactions.rollback-discards", "transactions.begin-already-raises",
+    "transactions.close-releases-connection", "transactions.close-resets-only-false", "transactions.reset-keeps-usable",
+    "transactions.orm-query-autoflush", "transactions.autobegin-no-connection",
+    "transactions.pending-rollback-after-failed-flush",
+    "savepoint.begin-nested-emits-savepoint", "savepoint.nested-rollback-keeps-outer",
+    "savepoint.nested-rollback-pending-transient", "savepoint.session-commit-commits-outermost",
+    "savepoint.session-rollback-rolls-back-outermost",
+    "expire.commit-expires-all", "expire.expire-on-commit-false", "expire.rollback-expires",
+    "expire.expire-attributes", "expire.expire-all", "expire.refresh-immediate-select", "expire.reload-new-state",
+    "expire.detached-expired-raises",
+    "sessionmaker.factory-new-session-each-call", "sessionmaker.kwargs-become-session-settings",
+    "registry.same-session-in-scope", "registry.distinct-sessions-across-scopefunc-tokens",
+    "registry.has-reflects-presence",
+    "proxy.creates-session-when-absent", "proxy.methods-act-on-current-scope",
+    "reargs.present-raises", "reargs.first-call-kwargs-reach-factory", "reargs.allowed-after-remove", "reargs.per-scope",
+    "remove.closes-session", "remove.next-call-new-session", "remove.rolls-back-transaction",
+    "remove.objects-detached", "remove.noop-when-empty",
+)
+
+
+@pytest.mark.property
+@pytest.mark.claim(*WORLD_CLAIMS)
+def test_session_world_matches_reference_model(db):
+    """Any walk of add/add_all/flush/commit/rollback/begin/begin_nested/
+    release/rollback-to-savepoint/close/reset/remove/re-args/delete/expunge/
+    make_transient(_to_detached)/merge(load=True|False)/expire/expire_all/
+    refresh/lazy load/attribute set/query (with and without no_autoflush)/
+    dropping references leaves every object, Session, registry scope,
+    pool check-out and committed row as the documentation describes."""
+    machine = type("SessionWorld", (ObjectRules,), {"backend": db})
+    run_state_machine_as_test(machine, settings=settings(settings.default))

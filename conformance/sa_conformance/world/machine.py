@@ -1,0 +1,214 @@
+"""The lock-step driver: a hypothesis RuleBasedStateMachine base that runs
+each step's SQLAlchemy code (``exec`` in a namespace, see ``world.repro``)
+and the world model side by side, then compares the snapshot the model
+predicts with what SQLAlchemy shows.
+
+A mismatch raises AssertionError tagged with the claim the step checks
+(``attribution.attribute``) and carrying the standalone reproduction script
+(``attribution.attach_repro``); hypothesis shrinks the walk first.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Callable, Optional
+
+from hypothesis import note
+from hypothesis.stateful import RuleBasedStateMachine
+from sqlalchemy import inspect
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from sa_conformance.attribution import attach_repro, attribute
+from sa_conformance.models import Item, metadata
+from sa_conformance.state_repro import redact
+
+from . import ops
+from .guards import Caps
+from .model import Sess, World
+from .repro import OBSERVE, render_script
+
+#: observation key -> the claim a difference there contradicts, whatever the step
+KEY_CLAIMS = {"checked_out": "transactions.autobegin-no-connection"}
+
+SETUP = (
+    "make_a = sessionmaker(bind=engine)\n"
+    "make_b = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, close_resets_only=False)"
+)
+MAKERS = {"a": dict(expire_on_commit=True, autoflush=True, close_resets_only=True),
+          "b": dict(expire_on_commit=False, autoflush=False, close_resets_only=False)}
+SCOPED = {"r0": dict(expire_on_commit=True, autoflush=True, close_resets_only=True),
+          "r1": dict(expire_on_commit=True, autoflush=True, close_resets_only=True)}
+SLOTS = tuple(MAKERS) + tuple(SCOPED)
+
+
+class WorldMachine(RuleBasedStateMachine):
+    """Subclasses set ``backend`` (and get their rules from ``world_rules``)."""
+
+    backend = None
+    pool_label: Optional[str] = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        b = self.backend
+        b.clear_tables(metadata)
+        self.caps = Caps.of(b)
+        self.observer = b.make_engine(label=f"{b.name}/world-observer") if self.caps.independent else b.engine
+        self.w = World()
+        self.slot_sid: dict[str, int] = {}
+        self.next_sid = 0
+        self.steps: list[tuple[str, dict]] = []
+        self.counter = 0
+        self.removed_scopes: set = set()
+        self.fresh_sid: Optional[int] = None
+        self.reg = scoped_session(sessionmaker(bind=b.engine), scopefunc=lambda: self.ns["token"][0])
+        self.ns: dict = {"S": {}, "objs": [], "token": [None], "reg": self.reg, "engine": b.engine,
+                         "observer": self.observer, "Item": Item, "sessionmaker": sessionmaker, "nested": {}}
+        exec(OBSERVE, self.ns)
+        self.run(SETUP, "sessionmaker.kwargs-become-session-settings", lambda: None)
+        for slot in MAKERS:
+            self.new_maker_session(slot)
+
+    def teardown(self) -> None:
+        for s in list(self.ns["S"].values()):
+            s.close()
+        for token in SCOPED:
+            self.ns["token"][0] = token
+            self.reg.remove()
+        self.ns["S"].clear()
+        self.ns["objs"].clear()
+
+    # -- sessions ---------------------------------------------------------------------
+    def make_sess(self, config: dict) -> Sess:
+        self.next_sid += 1
+        s = Sess(sid=self.next_sid, label=f"s{self.next_sid}", **config)
+        self.w.sessions[s.sid] = s
+        return s
+
+    def new_maker_session(self, slot: str) -> None:
+        s = self.make_sess(MAKERS[slot])
+        self.slot_sid[slot] = s.sid
+        code = (f"S[{s.label!r}] = make_{slot}()\n"
+                f"assert all(S[{s.label!r}] is not x for k, x in S.items() if k != {s.label!r}), "
+                "'[sessionmaker.factory-new-session-each-call] a sessionmaker call must return a new Session'")
+        self.run(code, "sessionmaker.factory-new-session-each-call", lambda: None)
+
+    def sess(self, slot: str) -> Sess:
+        """The model Session a rule on ``slot`` uses (a scoped slot's Session is
+        created by the first use, as the proxy documents)."""
+        if slot in MAKERS:
+            return self.w.sessions[self.slot_sid[slot]]
+        key = ("reg", slot)
+        if key not in self.w.scopes:
+            s = self.make_sess(SCOPED[slot])
+            ops.registry_call(self.w, key, s.sid)
+            self._fresh_scoped = s
+        return self.w.sessions[self.w.scopes[key]]
+
+    def target(self, slot: str) -> tuple[str, str, str]:
+        """(prefix code, expression, suffix code) for calling ``slot``'s
+        Session: the Session itself, or the scoped_session proxy."""
+        s = self.sess(slot)
+        if slot in MAKERS:
+            return "", f"S[{s.label!r}]", ""
+        fresh = getattr(self, "_fresh_scoped", None)
+        self._fresh_scoped = None
+        self.fresh_sid = s.sid if fresh is s else None
+        if fresh is s:
+            suffix = (f"\nS[{s.label!r}] = reg()  # created by the proxy\n"
+                      "assert reg.registry.has(), '[proxy.creates-session-when-absent] the proxy must create the Session'\n"
+                      f"assert all(S[{s.label!r}] is not x for k, x in S.items() if k != {s.label!r}), "
+                      "'[registry.distinct-sessions-across-scopefunc-tokens] a new scope must get a new Session'")
+        else:
+            suffix = f"\nassert reg() is S[{s.label!r}], '[registry.same-session-in-scope] the same scope must return the same Session'"
+        return f"token[0] = {slot!r}\n", "reg", suffix
+
+    # -- objects ----------------------------------------------------------------------
+    def live(self, pred: Callable) -> list:
+        return [o for o in self.w.objs if o.status != "gone" and pred(o)]
+
+    def pick(self, pred: Callable, i: int):
+        c = self.live(pred)
+        return c[i % len(c)]
+
+    def fresh_name(self) -> str:
+        self.counter += 1
+        return f"n{self.counter}"
+
+    def ids_after(self, objs_before: list) -> dict:
+        out = {}
+        for o in objs_before:
+            real = self.ns["objs"][o.idx]
+            key = inspect(real).key if real is not None else None
+            out[o.idx] = key[1][0] if key else None
+        return out
+
+    # -- the step ---------------------------------------------------------------------
+    def expected(self) -> dict:
+        w = self.w
+        exp = {
+            "states": [o.status for o in w.objs],
+            "session_of": [w.sessions[o.sid].label if o.sid is not None else None for o in w.objs],
+            "unloaded": sorted(o.idx for o in w.objs if o.status != "gone" and not o.loaded),
+            "new": {}, "dirty": {}, "deleted": {}, "identity_map": {}, "modified": {},
+            "in_transaction": {}, "in_nested": {},
+        }
+        for s in w.sessions.values():
+            if s.label not in self.ns["S"]:
+                continue
+            exp["new"][s.label] = sorted(o.idx for o in w.new(s))
+            exp["dirty"][s.label] = sorted(o.idx for o in w.dirty(s))
+            exp["deleted"][s.label] = sorted(o.idx for o in w.deleted(s))
+            exp["identity_map"][s.label] = sorted(o.idx for o in w.identity_map(s))
+            exp["modified"][s.label] = sorted(o.idx for o in w.identity_map(s) if o.modified)
+            exp["in_transaction"][s.label] = s.txn is not None
+            exp["in_nested"][s.label] = s.txn is not None and s.txn.depth > 0
+        if self.caps.independent or not w.any_connected():
+            exp["rows"] = sorted([k, v] for k, v in w.committed.items())
+        return exp
+
+    def fail(self, claim_id: str, message: str, cause: Optional[BaseException] = None):
+        script = render_script(
+            self.steps,
+            url=(None if not self.caps.independent else "sqlite:///world_repro.db"
+                 if self.backend.spec.dialect == "sqlite" else redact(self.backend.url)),
+            details=[f"backend: {self.backend.name}", f"contradicts claim {claim_id}"],
+        )
+        note(script)
+        exc = AssertionError(f"{message}\n[claim {claim_id}]\n\n--- standalone reproduction script ---\n{script}")
+        attribute(exc, claim_id)
+        attach_repro(exc, script)
+        raise exc from cause
+
+    def run(self, code: str, claim_id: str, model_step: Callable[[], object], pending: Optional[list] = None):
+        """Run ``code`` on SQLAlchemy, then ``model_step`` (given the primary
+        keys the flush assigned to ``pending``), then compare."""
+        self.fresh_sid = None
+        self.steps.append((code, {}))
+        n = len(self.steps)
+        try:
+            exec(code, self.ns)
+        except Exception as exc:  # noqa: BLE001 - any surprise is a difference
+            tagged = re.match(r"\[([a-z][a-z0-9-]*\.[a-z0-9-]+)\]", str(exc))
+            self.fail(tagged.group(1) if tagged else claim_id, f"step {n} ({code.splitlines()[0]}): {type(exc).__name__}: {exc}", exc)
+        self.ids = self.ids_after(pending or [])
+        model_step()
+        exp = self.expected()
+        self.steps[-1] = (code, exp)
+        diff = self.ns["differences"](exp)
+        if not any(s.txn is not None and s.txn.failed for s in self.w.sessions.values()):
+            from sa_fixtures.backends import POOLS
+
+            want = sum(1 for s in self.w.sessions.values() if s.txn is not None and s.txn.connected)
+            got = POOLS.checked_out().get(self.backend.name, 0)
+            if got != want:
+                diff["checked_out"] = (want, got)
+        if diff:
+            key = "checked_out" if set(diff) == {"checked_out"} else None
+            lines = [f"  {k}: model {e!r}, SQLAlchemy {g!r}" for k, (e, g) in sorted(diff.items())]
+            self.fail(KEY_CLAIMS.get(key, claim_id), f"after step {n} ({code.splitlines()[0]}):\n" + "\n".join(lines))
+
+    def predict(self, fn):
+        """Run a model function on a copy of the world (to phrase a step's
+        assertion before the step runs)."""
+        return fn(copy.deepcopy(self.w))

@@ -1,0 +1,201 @@
+"""The world machines' shared observation code and standalone scripts.
+
+Every step of a world walk is a few lines of plain SQLAlchemy code run (with
+``exec``) in a namespace holding ``S`` (label -> Session), ``objs`` (the
+application's objects), ``reg`` / ``token`` (a scoped_session keyed on a
+token) and ``expect_error``.  :data:`OBSERVE` is the code that snapshots what
+the documentation lets one observe; the machine runs it and the generated
+script embeds it, so the script checks exactly what the machine checked.
+"""
+
+from __future__ import annotations
+
+import pprint
+from typing import Optional, Sequence
+
+#: helpers every step may use; embedded verbatim in reproduction scripts
+OBSERVE = r'''
+import gc
+import re
+import weakref
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import make_transient, make_transient_to_detached, object_session
+
+STATES = ("transient", "pending", "persistent", "deleted", "detached")
+
+
+def expect_error(fn, exc_name, pattern):
+    """Run ``fn``; it must raise ``exc_name`` with a message matching ``pattern``."""
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - compared by name below
+        names = [c.__name__ for c in type(exc).__mro__]
+        assert exc_name in names, "expected %s, got %s: %s" % (exc_name, type(exc).__name__, exc)
+        assert re.search(pattern, str(exc)), "message %r does not match %r" % (str(exc), pattern)
+        return exc
+    raise AssertionError("expected %s matching %r; nothing was raised" % (exc_name, pattern))
+
+
+def state_of(obj):
+    if obj is None:
+        return "gone"
+    insp = inspect(obj)
+    on = [name for name in STATES if getattr(insp, name)]
+    return on[0] if len(on) == 1 else "+".join(on) or "none"
+
+
+def label_of(session):
+    for label, s in S.items():
+        if s is session:
+            return label
+    return None if session is None else "untracked"
+
+
+def indexes(collection):
+    out = []
+    for x in collection:
+        found = [i for i, o in enumerate(objs) if o is x]
+        out.append(found[0] if found else "untracked")
+    return sorted(out, key=lambda v: (isinstance(v, str), v if isinstance(v, int) else -1))
+
+
+def observe(expected):
+    got = {
+        "states": [state_of(o) for o in objs],
+        "session_of": [label_of(object_session(o)) if o is not None else None for o in objs],
+        "unloaded": [i for i, o in enumerate(objs) if o is not None and "name" not in inspect(o).dict],
+    }
+    for key in ("new", "dirty", "deleted", "identity_map", "modified", "in_transaction", "in_nested"):
+        got[key] = {}
+    for label, s in S.items():
+        got["new"][label] = indexes(s.new)
+        got["dirty"][label] = indexes(s.dirty)
+        got["deleted"][label] = indexes(s.deleted)
+        got["identity_map"][label] = indexes(s.identity_map.values())
+        got["modified"][label] = indexes(o for o in s.identity_map.values() if s.is_modified(o))
+        got["in_transaction"][label] = s.in_transaction()
+        got["in_nested"][label] = s.in_nested_transaction()
+    if "rows" in expected:
+        with observer.connect() as conn:
+            got["rows"] = sorted(list(r) for r in conn.exec_driver_sql("SELECT id, name FROM items"))
+    return got
+
+
+def differences(expected):
+    got = observe(expected)
+    return {k: (expected[k], got[k]) for k in expected if got.get(k) != expected[k]}
+
+
+def check(step, code, expected):
+    diff = differences(expected)
+    if diff:
+        lines = ["step %d: %s" % (step, code)]
+        lines += ["  %s: documented %r, observed %r" % (k, e, g) for k, (e, g) in sorted(diff.items())]
+        raise AssertionError("\n".join(lines))
+'''
+
+
+_SQLITE_BEGIN = [
+    "",
+    "",
+    "def explicit_begin(engine):",
+    '    @event.listens_for(engine, "connect")',
+    "    def _connect(dbapi_connection, record):",
+    "        dbapi_connection.isolation_level = None  # documented pysqlite workaround",
+    '        dbapi_connection.execute("PRAGMA journal_mode=WAL")',
+    "",
+    '    @event.listens_for(engine, "begin")',
+    "    def _begin(conn):",
+    '        conn.exec_driver_sql("BEGIN")',
+    "",
+    "",
+]
+
+
+def _engine_lines(url: Optional[str]) -> list[str]:
+    if url is not None and url.startswith("sqlite:///"):
+        return [
+            "import os",
+            f"URL = {url!r}",
+            "if os.path.exists(URL[10:]):",
+            "    os.remove(URL[10:])",
+            *_SQLITE_BEGIN,
+            'engine = create_engine(URL, connect_args={"check_same_thread": False, "timeout": 5})',
+            "explicit_begin(engine)",
+            "observer = create_engine(URL, poolclass=NullPool)  # a second, independent connection",
+        ]
+    if url is None or url.startswith("sqlite"):
+        return [
+            'engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})',
+            "",
+            '@event.listens_for(engine, "connect")',
+            "def _connect(dbapi_connection, record):",
+            "    dbapi_connection.isolation_level = None  # documented pysqlite workaround",
+            "",
+            '@event.listens_for(engine, "begin")',
+            "def _begin(conn):",
+            '    conn.exec_driver_sql("BEGIN")',
+            "",
+            "observer = engine  # one in-memory database: rows are read only between transactions",
+        ]
+    return [
+        f"URL = {url!r}  # password redacted: fill it in",
+        "engine = create_engine(URL)",
+        "observer = create_engine(URL, poolclass=NullPool)  # a second, independent connection",
+    ]
+
+
+def render_script(steps: Sequence[tuple[str, dict]], *, url: Optional[str] = None, details: Sequence[str] = ()) -> str:
+    """A standalone script replaying ``steps`` ([(code, expected snapshot)])
+    that stops with AssertionError at the first step that differs."""
+    out = [
+        "#!/usr/bin/env python",
+        '"""SQLAlchemy session world: documented behaviour not observed.',
+        "",
+        "Generated by the sa-session-conformance world machine.  Standalone: needs only",
+        "SQLAlchemy (and the DBAPI driver of the URL).  Exits 0 when every step matches",
+        "the documentation; otherwise raises AssertionError naming the first differing step.",
+        *[f"  {d}" for d in details],
+        '"""',
+        "import sqlalchemy",
+        "from sqlalchemy import Column, Integer, String, create_engine, event",
+        "from sqlalchemy.orm import registry, scoped_session, sessionmaker",
+        "from sqlalchemy.pool import NullPool, StaticPool",
+        "",
+        *_engine_lines(url),
+        "",
+        "Base = registry().generate_base()",
+        "",
+        "",
+        "class Item(Base):",
+        '    __tablename__ = "items"',
+        "    id = Column(Integer, primary_key=True, autoincrement=True)",
+        "    name = Column(String(50), nullable=False)",
+        "",
+        "",
+        "Base.metadata.drop_all(engine)",
+        "Base.metadata.create_all(engine)",
+        *OBSERVE.splitlines(),
+        "",
+        'print("SQLAlchemy", sqlalchemy.__version__)',
+        "S, objs, token, nested = {}, [], [None], {}",
+        "reg = scoped_session(sessionmaker(bind=engine), scopefunc=lambda: token[0])",
+        "try:",
+    ]
+    if not steps:
+        out.append("    pass")
+    for n, (code, expected) in enumerate(steps, 1):
+        out += [f"    {line}" for line in code.splitlines()]
+        exp = pprint.pformat(expected, width=100, sort_dicts=True).replace("\n", "\n" + " " * 8)
+        out.append(f"    check({n}, {code.splitlines()[0]!r}, {exp})")
+    out += [
+        "finally:",
+        "    for s in S.values():",
+        "        s.close()",
+        "    Base.metadata.drop_all(engine)",
+        "    engine.dispose()",
+        'print("OK: every step behaved as documented")',
+        "",
+    ]
+    return "\n".join(out)
