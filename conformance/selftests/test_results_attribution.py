@@ -5,9 +5,9 @@ plugin (inner pytester runs with the toy catalogue, serial and under xdist).
   only that claim red; a claim after the failing block is "not reached";
   a failure outside any block fails every claim not yet checked;
 * a test that fails and then leaks is one JUnit ``<testcase>`` carrying the
-  claim/backend/scope_mode/leak properties, and the XML keeps the xunit2
-  shape (per-suite counts match the cases, at most one result element per
-  case, properties first).
+  claim/backend/scope_mode/leak properties, and the XML keeps the shape of
+  the xunit1 family the suite writes (per-suite counts match the cases, at
+  most one result element per case, properties first, file and line).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.selfcheck, pytest.mark.timeout(300)]
 INI = """
 [pytest]
 claims_catalogue = claims
-addopts = -p sa_conformance.plugin -p sa_conformance.results -p no:randomly -p no:cacheprovider -o junit_family=xunit2
+addopts = -p sa_conformance.plugin -p sa_conformance.results -p no:randomly -p no:cacheprovider -o junit_family=xunit1
 """
 
 MODULE = """
@@ -109,15 +109,17 @@ def test_failing_and_leaking_test_is_one_junit_testcase_with_properties(inner):
     for c in cases:  # claim and backend on every entry, failures included
         names = {p.get("name") for p in c.iter("property")}
         assert {"claim", "backend", "scope_mode"} <= names, c.get("name")
-    check_xunit2_shape(root)
+    check_xunit1_shape(root)
 
 
-def check_xunit2_shape(root: ET.Element) -> None:
-    """The structural rules of pytest's xunit2 family (JUnit 10 XSD): a
-    <testsuites> of <testsuite>s whose counters match their cases; a case has
-    name/classname/time, optional <properties> first, at most one of
-    failure/error/skipped, then system-out/err; no properties on suites'
-    cases in xunit1-only places (no <property> directly under <testcase>)."""
+def check_xunit1_shape(root: ET.Element) -> None:
+    """The suite writes ``junit_family=xunit1``: the JUnit 10 XSD behind
+    pytest's xunit2 allows <properties> only on a <testsuite>, so per-test
+    properties (claim, backend) are valid only in the xunit1 (Jenkins legacy)
+    family, which also gives each case its ``file`` and ``line``.  Its rules:
+    a <testsuites> of <testsuite>s whose counters match their cases; a case
+    has name/classname/time/file/line, <properties> first, at most one of
+    failure/error/skipped, then system-out/err."""
     assert root.tag == "testsuites"
     for suite in root.iter("testsuite"):
         cases = suite.findall("testcase")
@@ -128,7 +130,8 @@ def check_xunit2_shape(root: ET.Element) -> None:
         assert int(suite.get("skipped")) == sum(t == ["skipped"] for t in outcome_tags)
         for case, tags in zip(cases, outcome_tags):
             assert len(tags) <= 1, f"{case.get('name')}: {tags}"
-            assert case.get("name") and case.get("classname") and case.get("time") is not None
+            for attr in ("name", "classname", "time", "file", "line"):
+                assert case.get(attr) is not None, (case.get("name"), attr)
             children = [ch.tag for ch in case]
             assert "property" not in children
             if "properties" in children:
