@@ -123,3 +123,28 @@ def test_async_commit_expired_attribute_needs_await(db):
         asyncio.run(asyncio.wait_for(main(), 20))
     finally:
         POOLS.forget(label)
+
+
+@pytest.mark.claim("scoped-api.expire-isolated-transaction-same-values")
+@pytest.mark.requires("repeatable_reads", "independent_connections")
+@pytest.mark.parametrize("how", ["expire", "expire_all", "refresh"])
+def test_expiry_reloads_within_the_transaction_snapshot(scoped, session_factory, db, how):
+    """"a highly isolated transaction will return the same values as were
+    previously read in that same transaction"."""
+    with session_factory() as setup:
+        setup.add(User(name="before"))
+        setup.commit()
+    try:
+        u = scoped.scalars(select(User)).one()
+        assert u.name == "before"
+        with db.observer.begin() as conn:
+            conn.exec_driver_sql("UPDATE users SET name = 'after'")
+        if how == "refresh":
+            scoped.refresh(u)
+        else:
+            getattr(scoped, how)(*([u] if how == "expire" else []))
+        assert u.name == "before", "reloaded inside the same (isolated) transaction"
+        scoped.commit()
+        assert u.name == "after"
+    finally:
+        scoped.remove()
