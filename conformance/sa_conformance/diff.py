@@ -261,8 +261,18 @@ def _classify(d: Diff, cid: str, oa, nb) -> ClaimChange | None:
     elif all((t.old is not None and t.old.outcome.bad) and (t.new is not None and not t.new.outcome.bad)
              for t in changed if t.old_outcome != t.new_outcome) and any(t.old_outcome != t.new_outcome for t in changed):
         ch.category = "fixed"
-    elif ch.category == "other" and all(t.old_outcome == t.new_outcome for t in changed):
-        ch.detail = "failure message changed"
+    elif ch.category == "other":
+        only_new = [t.target for t in changed if t.old is None]
+        only_old = [t.target for t in changed if t.new is None]
+        if only_new or only_old:  # the suite checks it on other scope modes / drivers now
+            ch.detail = "; ".join(x for x in (
+                f"checked only in {d.new_name.rsplit('/', 2)[-2] if '/' in d.new_name else 'new'}: {', '.join(only_new)}" if only_new else "",
+                f"checked only in {d.old_name.rsplit('/', 2)[-2] if '/' in d.old_name else 'old'}: {', '.join(only_old)}" if only_old else "",
+            ) if x)
+        elif all(t.old_outcome == t.new_outcome for t in changed):
+            ch.detail = "failure message changed"
+        else:
+            ch.detail = "; ".join(f"{t.target}: {t.old_outcome} → {t.new_outcome}" for t in changed)
     ch.targets = targets
     return ch
 
