@@ -81,14 +81,27 @@ def _notes_repro(exc: BaseException) -> str | None:
     return "\n".join(notes)[:REPRO_CHARS] if notes else None
 
 
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exception, or the members of an exception group (hypothesis
+    raises one when it finds several distinct failures)."""
+    subs = getattr(exc, "exceptions", None)  # (Base)ExceptionGroup, also the 3.10 backport
+    if isinstance(subs, tuple) and subs and all(isinstance(e, BaseException) for e in subs):
+        return [leaf for sub in subs for leaf in _leaves(sub)]
+    return [exc]
+
+
 def exception_facts(exc: BaseException, leak_type: type | None = None) -> dict:
     """What the collector needs of a raised exception."""
     skipped = getattr(exc, "msg", None) if type(exc).__name__ in ("Skipped", "XFailed") else None
+    leaves = _leaves(exc)
+    blamed = [c for c in dict.fromkeys(attribution.claim_of(e) for e in leaves) if c]
     return {
         "type": type(exc).__name__,
         "message": skipped if skipped is not None else _message(exc),
-        "claim": attribution.claim_of(exc),
-        "repro": attribution.repro_of(exc) or _notes_repro(exc),
+        "claim": attribution.claim_of(exc) or (blamed[0] if blamed else None),
+        "claims": blamed,
+        "repro": attribution.repro_of(exc) or next(filter(None, map(attribution.repro_of, leaves)), None)
+        or _notes_repro(exc),
         "leak": bool(leak_type is not None and isinstance(exc, leak_type)),
     }
 
@@ -210,16 +223,16 @@ class ItemFacts:
         if verdict.outcome is not Outcome.FAIL or verdict.leak or call.get("outcome") != "failed":
             return {c: verdict for c in claims}
         checked = [c for c in call.get("checked", ()) if c in claims]
-        blamed = (exc or {}).get("claim")
+        blamed = [c for c in (exc or {}).get("claims") or [(exc or {}).get("claim")] if c in claims]
         out: dict[str, Verdict] = {}
         for c in claims:
-            if c == blamed:
+            if c in blamed:
                 out[c] = verdict
             elif c in checked:
                 out[c] = Verdict(Outcome.PASS)
-            elif blamed in claims:
+            elif blamed:
                 out[c] = Verdict(Outcome.NOT_REACHED,
-                                 reason=f"not reached: the test stopped at a failing check of {blamed}")
+                                 reason=f"not reached: the test stopped at a failing check of {', '.join(blamed)}")
             else:
                 out[c] = verdict
         return out
