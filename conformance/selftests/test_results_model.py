@@ -97,3 +97,20 @@ def test_library_side_imports_nothing_of_pytest():
                           cwd=Path(__file__).parent)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_exception_group_blames_every_claim_its_members_name():
+    """Hypothesis raises an exception group for several distinct failures:
+    each member's claim fails, the test's other unchecked claims are not
+    reached, a completed block still passes."""
+    from sa_conformance.attribution import attribute
+    from sa_conformance.collect import ItemFacts, exception_facts
+
+    group = ExceptionGroup("two", [attribute(AssertionError("a"), "x.a"), attribute(AssertionError("b"), "x.b")])
+    call = {"when": "call", "outcome": "failed", "duration": 0.0, "exc": exception_facts(group), "checked": ["x.d"]}
+    item = ItemFacts("t::x", meta={"claims": ["x.a", "x.b", "x.c", "x.d"]}, phases={"call": call})
+    got = {c: (v.outcome, v.reason) for c, v in item.claim_verdicts().items()}
+    assert got == {
+        "x.a": (Outcome.FAIL, None), "x.b": (Outcome.FAIL, None), "x.d": (Outcome.PASS, None),
+        "x.c": (Outcome.NOT_REACHED, "not reached: the test stopped at a failing check of x.a, x.b"),
+    }
