@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,30 +50,42 @@ def measure(series: str = "2.0", sample: int = 2, workers: str = "2", backend: s
                     f"from sa_conformance.env_runner import RunOptions; t=time.monotonic(); "
                     f"run_series([{release!r}], Path({str(results)!r}), RunOptions(backend={backend!r}, "
                     f"numprocesses={workers!r})); print(time.monotonic()-t)")
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), _children_cpu()
             run_s = float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                          check=True).stdout.strip().splitlines()[-1])
-            t1 = time.monotonic()
+            t1, cpu1 = time.monotonic(), _children_cpu()
             cached_s = float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                             check=True).stdout.strip().splitlines()[-1])
             rows.append({"release": release, "env_s": round(env_s, 1), "run_s": round(run_s, 1),
-                         "cached_s": round(cached_s, 2), "wall_s": round(t1 - t0, 1)})
+                         "cached_s": round(cached_s, 2), "wall_s": round(t1 - t0, 1),
+                         "cpu_s": round(cpu1 - cpu0, 1), "load_avg": round(os.getloadavg()[0], 1)})
     env_m = statistics.median(r["env_s"] for r in rows)
     run_m = statistics.median(r["run_s"] for r in rows)
     estimate = len(releases) * (env_m + run_m)
+    cpu_m = statistics.median(r["cpu_s"] for r in rows)
+    # what the same work needs on 2 idle cores: CPU seconds / 2 (+ env creation, mostly I/O)
+    estimate_idle = len(releases) * (cpu_m / 2 + min(r["env_s"] for r in rows))
     return {"series": series, "releases": len(releases), "backend": backend, "workers": workers,
-            "sample": rows, "estimate_s": round(estimate, 0), "target_s": TARGET_S,
+            "sample": rows, "estimate_s": round(estimate, 0), "estimate_idle_2core_s": round(estimate_idle, 0), "target_s": TARGET_S,
             "meets_target_estimate": estimate <= TARGET_S, "cpus": os.cpu_count(),
             "note": "estimate = releases x (median env + median run) from the sampled releases"}
 
 
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def markdown(r: dict) -> str:
     lines = [f"history --series {r['series']} on {r['backend']} (-n {r['workers']}): {r['releases']} releases",
-             "", "| release | env create s | run s | cached rerun s |", "|---|---:|---:|---:|"]
-    lines += [f"| {s['release']} | {s['env_s']} | {s['run_s']} | {s['cached_s']} |" for s in r["sample"]]
+             "", "| release | env create s | run s (wall) | run CPU s | load avg | cached rerun s |",
+             "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {s['release']} | {s['env_s']} | {s['run_s']} | {s['cpu_s']} | {s['load_avg']} | {s['cached_s']} |"
+              for s in r["sample"]]
     lines.append("")
     lines.append(f"estimate for the whole series: {r['estimate_s'] / 60:.1f} min (target {r['target_s'] / 60:.0f} min: "
-                 f"{'met' if r['meets_target_estimate'] else 'MISSED'}); {r['note']}")
+                 f"{'met' if r['meets_target_estimate'] else 'MISSED'} at the measured load); {r['note']}")
+    lines.append(f"on 2 idle cores (CPU seconds / 2 + env creation): {r['estimate_idle_2core_s'] / 60:.1f} min")
     return "\n".join(lines)
 
 
