@@ -102,6 +102,10 @@ def test_members_named_by_claims_exist_in_the_seed(seed_members, member_map):
     (catches typos that would leave a member uncovered unnoticed)."""
     cat = load_catalogue(CATALOGUE_DIR)
     named = {m for c in cat for m in c.members} | set(member_map.get("unobservable", {}))
+    statements = member_map.get("statements", {})
+    named |= set(statements)
+    assert all(isinstance(v, list) and v and all(isinstance(x, str) and ": " in x for x in v)
+               for v in statements.values()), "[statements] entries are lists of 'statement: reason'"
     unknown = sorted(m for m in named if m not in seed_members)
     assert not unknown, f"not members of seed 002's reference: {', '.join(unknown)}"
     assert all(MEMBER_PATTERN.match(m) for m in named)
