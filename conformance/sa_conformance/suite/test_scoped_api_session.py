@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy
 import sqlalchemy.exc
 from sqlalchemy import event, func, inspect, select
-from sqlalchemy.orm import SessionTransaction, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from sa_conformance.attribution import claim
 from sa_conformance.catalogue import parse_version
@@ -275,3 +275,24 @@ def test_is_active_true_outside_and_inside_transaction(scoped, db):
         assert scoped.is_active is True
     finally:
         scoped.remove()
+
+
+@pytest.mark.claim("scoped-api.factory-any-callable")
+def test_any_callable_is_a_session_factory(make_scoped, engine, db):
+    """'usually, but not necessarily, an instance of sessionmaker'."""
+    calls = []
+
+    def factory(**kw):
+        calls.append(kw)
+        return Session(bind=engine, **kw)
+
+    reg = make_scoped(factory)
+    try:
+        s = reg(info={"via": "function"})
+        assert isinstance(s, Session) and reg() is s and calls == [{"info": {"via": "function"}}]
+        assert reg.session_factory is factory and s.info == {"via": "function"}
+        reg.remove()
+        with pytest.raises(AttributeError):
+            reg.configure(autoflush=False)  # sessionmaker.configure() is what it calls
+    finally:
+        reg.remove()
