@@ -219,3 +219,23 @@ def test_sessionmaker_begin_commits_and_closes(engine, db):
         raise RuntimeError("boom")
     assert db.rows("users", "name") == [("framed",)] and checked_out(db) == 0
 
+
+
+@pytest.mark.claim("session-basics.not-a-query-cache", "session-basics.session-of-an-object")
+def test_identity_map_is_no_query_cache(session_factory, db):
+    """filter_by(name=...) always SELECTs; get() by key need not.  object_session()."""
+    with session_factory() as s:
+        s.add(User(name="bar"))
+        s.commit()
+        foo = s.scalars(select(User).filter_by(name="bar")).one()
+        with claim("session-basics.not-a-query-cache"):
+            with capture_sql(db.engine) as sql:
+                again = s.scalars(select(User).filter_by(name="bar")).one()
+            assert again is foo and len([q for q in sql if q.lstrip().upper().startswith("SELECT")]) == 1
+            with capture_sql(db.engine) as sql:
+                assert s.get(User, foo.id) is foo
+            assert sql == []
+        with claim("session-basics.session-of-an-object"):
+            assert Session.object_session(foo) is s and inspect(foo).session is s
+            stray = User(name="stray")
+            assert Session.object_session(stray) is None and inspect(stray).session is None
