@@ -8,9 +8,9 @@ after every step of random walks, on every backend."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
+from sa_conformance.world.machine import budget
 from sa_conformance.world.object_rules import ObjectRules
 
 #: every claim a world step checks (the rules name which one per step)
@@ -51,4 +51,4 @@ def test_session_world_matches_reference_model(db):
     dropping references leaves every object, Session, registry scope,
     pool check-out and committed row as the documentation describes."""
     machine = type("SessionWorld", (ObjectRules,), {"backend": db})
-    run_state_machine_as_test(machine, settings=settings(settings.default))
+    run_state_machine_as_test(machine, settings=budget(10, 15))

@@ -14,7 +14,7 @@ import copy
 import re
 from typing import Callable, Optional
 
-from hypothesis import note
+from hypothesis import note, settings
 from hypothesis.stateful import RuleBasedStateMachine
 from sqlalchemy import inspect
 from sqlalchemy.orm import scoped_session, sessionmaker
@@ -40,6 +40,16 @@ MAKERS = {"a": dict(expire_on_commit=True, autoflush=True, close_resets_only=Tru
 SCOPED = {"r0": dict(expire_on_commit=True, autoflush=True, close_resets_only=True),
           "r1": dict(expire_on_commit=True, autoflush=True, close_resets_only=True)}
 SLOTS = tuple(MAKERS) + tuple(SCOPED)
+
+
+def budget(examples: int, steps: int):
+    """Settings for one machine: the loaded hypothesis profile, capped under
+    ``ci`` (deterministic, cheap) to ``examples`` walks of ``steps`` steps."""
+    base = settings.default
+    if settings._current_profile != "ci":
+        return settings(base)
+    return settings(base, max_examples=min(base.max_examples, examples),
+                    stateful_step_count=min(base.stateful_step_count, steps))
 
 
 class WorldMachine(RuleBasedStateMachine):

@@ -41,6 +41,7 @@ class Obj:
     sid: Optional[int] = None  # the Session it is attached to (object_session)
     id: Optional[int] = None  # primary key attribute value
     loaded: bool = True  # ``name`` in the instance __dict__
+    pk_loaded: bool = True  # ``id`` in the instance __dict__ (expires with the rest)
     dirty: bool = False  # in Session.dirty (an attribute set event since the last flush)
     base: Optional[str] = None  # value loaded from the row (None: unknown -> is_modified)
     marked: bool = False  # Session.delete() called, not yet flushed

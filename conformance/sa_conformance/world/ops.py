@@ -74,11 +74,12 @@ def flush(w: World, s: Sess, ids: dict, *, fails: bool = False) -> None:
     for o in w.in_session(s):
         if o.status == "pending":
             o.status, o.id, o.ins, o.dirty, o.base, o.stale_pk = "persistent", ids[o.idx], (s.sid, lvl), False, o.name, False
+            o.pk_loaded = True
             t.delta[o.id] = o.name
             t.written.add(o.id)
         elif o.status == "persistent" and o.marked:
             # the DELETE needs the row's columns: expired attributes are loaded
-            o.status, o.marked, o.dele, o.dirty, o.loaded = "deleted", False, lvl, False, True
+            o.status, o.marked, o.dele, o.dirty, o.loaded, o.pk_loaded = "deleted", False, lvl, False, True, True
             o.name = o.base = w.view(s)[o.id] if o.name is None or o.base is None else o.name
             t.delta[o.id] = GONE
             t.written.add(o.id)
@@ -109,7 +110,7 @@ def restore_snapshot(w: World, s: Sess, level: int, dirty_only: bool) -> None:
         if o.ins is not None and o.ins[0] == s.sid and o.ins[1] >= level and o.status != "gone":
             o.status, o.sid, o.stale_pk, o.ins, o.dirty, o.marked, o.dele = "transient", None, True, None, False, False, None
             o.upd = set()
-            if not o.loaded:  # its expired primary key is not loaded back
+            if not o.pk_loaded:  # its expired primary key is not loaded back
                 o.id = None
     for o in w.in_session(s):
         if o.status == "pending":
@@ -118,7 +119,7 @@ def restore_snapshot(w: World, s: Sess, level: int, dirty_only: bool) -> None:
             o.status, o.marked, o.dele = "persistent", False, None
     for o in w.identity_map(s):
         if not dirty_only or o.dirty or any(u >= level for u in o.upd):
-            o.loaded, o.dirty, o.base, o.name = False, False, None, None
+            o.loaded, o.pk_loaded, o.dirty, o.base, o.name = False, False, False, None, None
         o.upd = {u for u in o.upd if u < level}
 
 
@@ -150,7 +151,7 @@ def commit(w: World, s: Sess, ids: dict) -> Optional[Expect]:
         if o.status == "deleted":
             o.status, o.sid, o.was_deleted = "detached", None, True
         elif o.status == "persistent" and s.expire_on_commit:
-            o.loaded, o.dirty, o.base, o.name = False, False, None, None
+            o.loaded, o.pk_loaded, o.dirty, o.base, o.name = False, False, False, None, None
     return None
 
 
@@ -287,7 +288,7 @@ def make_transient(w: World, o: Obj) -> None:
     """"make_transient() ... alters the state of the given instance so that it
     is transient ... its identity key removed ... loaded attributes remain"."""
     o.status, o.sid, o.marked, o.dirty, o.was_deleted = "transient", None, False, False, False
-    if not o.loaded:  # expired attributes (the primary key too) are not loaded back
+    if not o.pk_loaded:  # expired attributes (the primary key too) are not loaded back
         o.id = None
     o.stale_pk, o.base, o.upd, o.dele = o.id is not None, None, set(), None
 
@@ -328,12 +329,17 @@ def merge(w: World, s: Sess, o: Obj, new_idx: int, ids: dict, load: bool = True)
             row = w.view(s)[o.id]
             m = Obj(idx=new_idx, name=row, base=row, status="persistent", sid=s.sid, id=o.id)
         else:
-            m = Obj(idx=new_idx, name=o.name, base=o.name, loaded=o.loaded, status="persistent", sid=s.sid, id=o.id)
+            m = Obj(idx=new_idx, name=o.name, base=o.name, loaded=o.loaded, pk_loaded=True, status="persistent",
+                    sid=s.sid, id=o.id)
         w.objs.append(m)
         if not load:
             return m
     else:
         m = h
+        if load and not h.loaded and o.loaded:  # copying loaded values onto an expired instance loads it first
+            connect(w, s)
+            h.name = h.base = w.view(s)[h.id]
+            h.loaded = h.pk_loaded = True
     if o.loaded:  # the loaded attributes are set on the target: a change event
         set_name(w, m, o.name)
     return m
@@ -357,7 +363,7 @@ def set_name(w: World, o: Obj, value: str) -> None:
 def expire(w: World, o: Obj) -> None:
     """"expire() ... marks the attributes of an instance as out of date ... the
     next access will load from the database" (pending changes discarded)."""
-    o.loaded, o.dirty, o.base, o.name = False, False, None, None
+    o.loaded, o.pk_loaded, o.dirty, o.base, o.name = False, False, False, None, None
 
 
 def expire_all(w: World, s: Sess) -> None:
@@ -376,7 +382,7 @@ def refresh(w: World, s: Sess, o: Obj, ids: dict) -> None:
     autobegin(w, s)
     connect(w, s)
     o.name = o.base = w.view(s)[o.id]
-    o.loaded = True
+    o.loaded = o.pk_loaded = True
 
 
 def read(w: World, s: Sess, o: Obj, ids: dict) -> str:
@@ -391,7 +397,7 @@ def read(w: World, s: Sess, o: Obj, ids: dict) -> str:
     autobegin(w, s)
     connect(w, s)
     o.name = o.base = w.view(s)[o.id]
-    o.loaded = True
+    o.loaded = o.pk_loaded = True
     return o.name
 
 
