@@ -124,7 +124,7 @@ def _one_line(text: str) -> str:
 
 
 _NETWORK = re.compile(r"(error sending request|failed to fetch|dns error|connection refused|timed out|"
-                      r"network|certificate|tls|could not connect|failed to download)", re.I)
+                      r"network|certificate|tls|could not connect|failed to download)", re.IGNORECASE)
 
 
 def _run(cmd: list[str], what: str, release: str, python_version: str) -> None:
@@ -150,8 +150,9 @@ def _python_version(python: str) -> str:
 
 
 def _package_dirs() -> dict[str, Path]:
-    import sa_conformance
     import sa_fixtures
+
+    import sa_conformance
 
     return {m.__name__: Path(m.__file__).resolve().parent for m in (sa_conformance, sa_fixtures)}
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
 from sa_conformance.diff import diff_results, exit_code, html, json_text, markdown
 from sa_conformance.model import Document, Record, ResultsError, Run
 from sa_conformance.resultsio import write_document

@@ -8,10 +8,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
 from sa_conformance import releases
 from sa_conformance.catalogue import load_catalogue
 from sa_conformance.cmd_bisect import judge
