@@ -63,12 +63,21 @@ def schema() -> dict:
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema())
+
+
 def validate(data: Any, where: str = "results") -> None:
     """Raise :class:`ResultsSchemaError` (one line) unless ``data`` matches
     the schema."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema())
+    validator = _validator()
+    if validator.is_valid(data):  # the common case: one pass, no error objects
+        return
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         path = "/".join(str(p) for p in error.absolute_path) or "(top level)"
