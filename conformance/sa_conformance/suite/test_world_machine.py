@@ -38,6 +38,14 @@ WORLD_CLAIMS = (
     "reargs.present-raises", "reargs.first-call-kwargs-reach-factory", "reargs.allowed-after-remove", "reargs.per-scope",
     "remove.closes-session", "remove.next-call-new-session", "remove.rolls-back-transaction",
     "remove.objects-detached", "remove.noop-when-empty",
+    "scoped-api.add-lifecycle", "scoped-api.add-attached-elsewhere-raises", "scoped-api.add-all-each-pending",
+    "scoped-api.dirty-optimistic", "scoped-api.is-modified-net-change", "scoped-api.merge-load-false",
+    "scoped-api.no-autoflush-block",
+    "session-basics.autobegin-on-attribute-change", "session-basics.flush-unconditional-points",
+    "session-basics.rollback-expires-despite-expire-on-commit", "session-basics.autoflush-points",
+    "session-basics.session-of-an-object",
+    "state-management.session-contains-and-iterates", "state-management.expire-discards-unflushed-changes",
+    "state-management.expire-dict-emptied", "state-management.merge-source-reusable",
 )
 
 

@@ -29,7 +29,9 @@ from .model import Sess, World
 from .repro import OBSERVE, render_script
 
 #: observation key -> the claim a difference there contradicts, whatever the step
-KEY_CLAIMS = {"checked_out": "transactions.autobegin-no-connection"}
+KEY_CLAIMS = {"checked_out": "transactions.autobegin-no-connection",
+              "contains": "state-management.session-contains-and-iterates",
+              "session_of": "session-basics.session-of-an-object"}
 
 SETUP = (
     "make_a = sessionmaker(bind=engine)\n"
@@ -161,7 +163,7 @@ class WorldMachine(RuleBasedStateMachine):
             "session_of": [w.sessions[o.sid].label if o.sid is not None else None for o in w.objs],
             "unloaded": sorted(o.idx for o in w.objs if o.status != "gone" and not o.loaded),
             "new": {}, "dirty": {}, "deleted": {}, "identity_map": {}, "modified": {},
-            "in_transaction": {}, "in_nested": {},
+            "in_transaction": {}, "in_nested": {}, "contains": {},
         }
         for s in w.sessions.values():
             if s.label not in self.ns["S"]:
@@ -173,6 +175,7 @@ class WorldMachine(RuleBasedStateMachine):
             exp["modified"][s.label] = sorted(o.idx for o in w.identity_map(s) if o.modified)
             exp["in_transaction"][s.label] = s.txn is not None
             exp["in_nested"][s.label] = s.txn is not None and s.txn.depth > 0
+            exp["contains"][s.label] = sorted(o.idx for o in w.new(s) + w.identity_map(s))
         if self.caps.independent or not w.any_connected():
             exp["rows"] = sorted([k, v] for k, v in w.committed.items())
         return exp
@@ -214,7 +217,8 @@ class WorldMachine(RuleBasedStateMachine):
             if got != want:
                 diff["checked_out"] = (want, got)
         if diff:
-            key = "checked_out" if set(diff) == {"checked_out"} else None
+            only = set(diff) - {"checked_out"}
+            key = "checked_out" if not only else (next(iter(only)) if len(only) == 1 else None)
             lines = [f"  {k}: model {e!r}, SQLAlchemy {g!r}" for k, (e, g) in sorted(diff.items())]
             self.fail(KEY_CLAIMS.get(key, claim_id), f"after step {n} ({code.splitlines()[0]}):\n" + "\n".join(lines))
 

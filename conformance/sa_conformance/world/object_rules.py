@@ -140,8 +140,10 @@ class ObjectRules(WorldRules):
                     "assert all(objs[-1] is not x for x in objs[:-1]), 'merge() returned an instance it already had'")
         else:
             code = f"assert {call} is objs[{h.idx}], 'merge() must return the identity map instance'"
-        self.run(pre + code + post, "states.merge-returns-other-instance",
-                 lambda: ops.merge(self.w, s, o, new_idx, self.ids, load=load), pending)
+        claim = ("scoped-api.merge-load-false" if not load else "session-basics.autoflush-points"
+                 if pending and s.autoflush else "state-management.merge-source-reusable"
+                 if o.status == "detached" else "states.merge-returns-other-instance")
+        self.run(pre + code + post, claim, lambda: ops.merge(self.w, s, o, new_idx, self.ids, load=load), pending)
 
     # -- expiry and loading ---------------------------------------------------------------
     def p_expire(self, o) -> bool:
@@ -149,7 +151,8 @@ class ObjectRules(WorldRules):
 
     @obj_rule("p_expire")
     def expire(self, o):
-        self.do(o, f"{{s}}.expire(objs[{o.idx}])", "expire.expire-attributes", lambda: ops.expire(self.w, o))
+        claim = "state-management.expire-discards-unflushed-changes" if o.dirty else "state-management.expire-dict-emptied"
+        self.do(o, f"{{s}}.expire(objs[{o.idx}])", claim, lambda: ops.expire(self.w, o))
 
     def can_expire_all(self, slot) -> bool:
         s = self.sess_peek(slot)
@@ -203,7 +206,10 @@ class ObjectRules(WorldRules):
         value = o.name if (same and o.loaded) else self.fresh_name()
         code = f"objs[{o.idx}].name = {value!r}"
         if o.sid is not None:
-            self.do(o, code, "states.update-attribute-commit", lambda: ops.set_name(self.w, o, value))
+            s = self.w.sessions[o.sid]
+            claim = ("session-basics.autobegin-on-attribute-change" if s.txn is None
+                     else "scoped-api.dirty-optimistic" if value == o.name else "scoped-api.is-modified-net-change")
+            self.do(o, code, claim, lambda: ops.set_name(self.w, o, value))
         else:
             self.run(code, "states.update-attribute-commit", lambda: ops.set_name(self.w, o, value))
 
@@ -226,7 +232,7 @@ class ObjectRules(WorldRules):
             code = f"with {expr}.no_autoflush:\n    assert sorted({q}) == {names!r}, 'no_autoflush: the query must not flush'"
         else:
             code = f"assert sorted({q}) == {names!r}, 'a query must autoflush (autoflush={s.autoflush})'"
-        self.run(pre + code + post, "transactions.orm-query-autoflush",
+        self.run(pre + code + post, "scoped-api.no-autoflush-block" if no_autoflush else "transactions.orm-query-autoflush",
                  lambda: ops.query_names(self.w, s, self.ids, no_autoflush), self.w.new(s))
 
     def p_drop(self, o) -> bool:

@@ -66,7 +66,7 @@ def observe(expected):
         "session_of": [label_of(object_session(o)) if o is not None else None for o in objs],
         "unloaded": [i for i, o in enumerate(objs) if o is not None and "name" not in inspect(o).dict],
     }
-    for key in ("new", "dirty", "deleted", "identity_map", "modified", "in_transaction", "in_nested"):
+    for key in ("new", "dirty", "deleted", "identity_map", "modified", "in_transaction", "in_nested", "contains"):
         got[key] = {}
     for label, s in S.items():
         got["new"][label] = indexes(s.new)
@@ -76,6 +76,10 @@ def observe(expected):
         got["modified"][label] = indexes(o for o in s.identity_map.values() if s.is_modified(o))
         got["in_transaction"][label] = s.in_transaction()
         got["in_nested"][label] = s.in_nested_transaction()
+        inside = indexes(o for o in objs if o is not None and o in s)
+        got["contains"][label] = inside if inside == indexes(iter(s)) else ["iter(session) differs", indexes(iter(s))]
+        if any(s.identity_map[inspect(o).key] is not o for o in s.identity_map.values()):
+            got["contains"][label] = ["identity_map not keyed by identity key"]
     if "rows" in expected:
         with observer.connect() as conn:
             got["rows"] = sorted(list(r) for r in conn.exec_driver_sql("SELECT id, name FROM items"))

@@ -131,11 +131,13 @@ class WorldRules(WorldMachine):
         if o.status == "deleted" or (o.sid is not None and o.sid != s.sid):
             e = self.predict(lambda w: ops.add(w, w.sessions[s.sid], w.objs[o.idx]))
             claim = ("states.delete-then-flush-deleted" if o.status == "deleted"
+                     else "scoped-api.add-attached-elsewhere-raises" if expr == "reg"
                      else "cross-session.persistent-also-raises" if o.status != "pending"
                      else "cross-session.already-attached-raises")
             code = pre + _err(e, f"{expr}.add(objs[{o.idx}])", self.label) + post
         else:
-            claim = "states.add-detached-persistent" if o.status == "detached" else "states.five-states"
+            claim = "states.add-detached-persistent" if o.status == "detached" else (
+                "scoped-api.add-lifecycle" if expr == "reg" else "states.five-states")
             if o.status in ("transient", "detached") and getattr(o, "last_sid", None) not in (None, s.sid):
                 claim = "cross-session.add-after-expunge"
             code = pre + f"{expr}.add(objs[{o.idx}])" + post
@@ -153,7 +155,8 @@ class WorldRules(WorldMachine):
         pre, expr, post = self.target(slot)
         s = self.sess(slot)
         code = pre + f"{expr}.add_all([{', '.join(f'objs[{o.idx}]' for o in objs)}])" + post
-        self.run(code, "states.five-states", lambda: [ops.add(self.w, s, o) for o in objs])
+        self.run(code, "scoped-api.add-all-each-pending" if expr == "reg" else "states.five-states",
+                 lambda: [ops.add(self.w, s, o) for o in objs])
 
     def can_use_unusable(self, slot) -> bool:
         s = self.sess_peek(slot)
@@ -231,7 +234,7 @@ class WorldRules(WorldMachine):
         elif self.w.new(s) or any(o.ins for o in self.w.in_session(s)):
             claim = "states.rollback-pending-to-transient"
         elif self.w.identity_map(s):
-            claim = "expire.rollback-expires"
+            claim = "expire.rollback-expires" if s.expire_on_commit else "session-basics.rollback-expires-despite-expire-on-commit"
         else:
             claim = "transactions.rollback-discards"
         self.run(pre + f"{expr}.rollback()" + post, claim, lambda: ops.rollback(self.w, s))
@@ -258,7 +261,8 @@ class WorldRules(WorldMachine):
         s = self.sess(slot)
         pending = self.w.new(s)
         code = f"nested.setdefault({s.label!r}, []).append(S[{s.label!r}].begin_nested())"
-        self.run(code, "savepoint.begin-nested-emits-savepoint", lambda: ops.begin_nested(self.w, s, self.ids), pending)
+        self.run(code, "session-basics.flush-unconditional-points" if pending and not s.autoflush
+                 else "savepoint.begin-nested-emits-savepoint", lambda: ops.begin_nested(self.w, s, self.ids), pending)
 
     def can_release(self, slot) -> bool:
         s = self.sess_peek(slot)
