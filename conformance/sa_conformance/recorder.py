@@ -133,6 +133,7 @@ class Recorder:
         self.last_write = 0.0
         self.final: Document | None = None
         self.interrupted = False
+        self.unwritten_failure = False
         try:
             self.interval = float(os.environ.get("SA_CONFORMANCE_RESULTS_INTERVAL", WRITE_INTERVAL))
         except ValueError:
@@ -221,8 +222,13 @@ class Recorder:
         if category in _CATEGORY:
             name = _CATEGORY[category]
             self.test_counts[name] = self.test_counts.get(name, 0) + 1
-        if self.collector.add_report(report) and time.monotonic() - self.last_write >= self.interval:
-            self.write(complete=False)
+        self.unwritten_failure = self.unwritten_failure or report.failed
+        if self.collector.add_report(report) and (
+            self.unwritten_failure or time.monotonic() - self.last_write >= self.interval
+        ):
+            # a failure is written at once: a crash right after it never loses it
+            if self.write(complete=False) is not None:
+                self.unwritten_failure = False
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
