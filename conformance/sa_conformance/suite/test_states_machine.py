@@ -287,6 +287,7 @@ def build_machine(backend):
 CLAIM = "states.model-random-walk"
 
 
+@pytest.mark.property
 @pytest.mark.claim(CLAIM)
 def test_session_matches_reference_model_after_every_step(db):
     """Any sequence of add/flush/commit/rollback/delete/expunge/expunge_all/

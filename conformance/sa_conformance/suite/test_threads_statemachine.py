@@ -168,6 +168,7 @@ def make_machine(backend, mode):
     return RegistryMachine
 
 
+@pytest.mark.property
 @pytest.mark.parametrize("scope_mode", MODES, indirect=True)
 @pytest.mark.claim(
     "threads.registry-is-a-scope-map",
