@@ -344,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--history", metavar="SERIES", default=None,
                     help="also time `sa-conformance history` per release of SERIES on sqlite-memory -n 2 and "
                     "extrapolate to the whole series (scripts/bench_history.py; target 2.0 <= 20 min)")
+    ap.add_argument("--properties", action="store_true",
+                    help="also time the claim tests with and without the property tests (`-m property` / "
+                    "`-m 'not property'`, -n 2): what the properties add to a claims run (target <= ~15 s with ci)")
     ap.add_argument("--output", default=str(REPO / "reports" / "benchmark.json"))
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
@@ -388,6 +391,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"benchmark:   {c['wall_seconds']:.1f} s ({c['summary']}; {c['verdict']})", file=sys.stderr, flush=True)
             if c["exit_code"] not in (0, 1):
                 rc = 2
+        if args.properties:
+            suite = str(REPO / "conformance" / "sa_conformance" / "suite")
+            props = result["properties"] = {}
+            for label, marker in (("only", "property"), ("without", "not property"), ("with", None)):
+                extra = (["-m", marker] if marker else []) + [suite]
+                print(f"benchmark: claim tests, properties {label} (-n 2) ...", file=sys.stderr, flush=True)
+                props[label] = run_suite(args.python, ",".join(backends), 2, args.profile, extra, tmp)
+                print(f"benchmark:   {props[label]['wall_seconds']:.1f} s ({props[label]['summary']})", file=sys.stderr, flush=True)
+            props["added_seconds"] = round(props["with"]["wall_seconds"] - props["without"]["wall_seconds"], 2)
+            print(f"benchmark:   the property tests add {props['added_seconds']:.1f} s", file=sys.stderr, flush=True)
         if args.tox:
             result["tox"] = tox_times(list(TOX_ENVS), tmp)
         if args.container or args.container_cold:
