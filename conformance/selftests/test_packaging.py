@@ -24,7 +24,8 @@ import pytest
 
 from sa_conformance.paths import PACKAGE_DIR, repo_root
 
-pytestmark = pytest.mark.selfcheck
+# builds a wheel and runs pytest subprocesses: bounded by their own timeouts, not the 60 s default
+pytestmark = [pytest.mark.selfcheck, pytest.mark.timeout(600)]
 
 ROOT = repo_root()
 needs_checkout = pytest.mark.skipif(ROOT is None, reason="needs the source checkout (editable install)")
