@@ -263,6 +263,7 @@ def test_unbuffered_result_iterates_after_close(session_factory, db):
 
 
 @pytest.mark.claim("transactions.result-after-close-raises")
+@pytest.mark.requires("close_with_open_unbuffered_result")
 def test_unbuffered_result_after_close_raises(session_factory, db):
     """Iterating an un-buffered ORM result (yield_per) after its Session was
     closed raises InvalidRequestError "Object <User at 0x…> cannot be converted
