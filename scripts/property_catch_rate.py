@@ -32,7 +32,8 @@ def run(plugin: str | None, env_var: str | None, name: str | None, args) -> tupl
         env.pop(var, None)
     if env_var:
         env[env_var] = name
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "property",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "sa_conformance.world.catch_profile",
+           "-m", "property",
            "--backend", args.backend, "--hypothesis-profile", args.profile, "-n", str(args.workers),
            f"--junitxml={os.devnull}", str(SUITE)]
     if plugin:
@@ -46,7 +47,8 @@ def run(plugin: str | None, env_var: str | None, name: str | None, args) -> tupl
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="sqlite-memory,sqlite-file")
-    ap.add_argument("--profile", default="ci")
+    ap.add_argument("--profile", default="ci-noshrink",
+                    help="hypothesis profile (default ci-noshrink: the ci walks, without shrinking failures)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=900)
     ap.add_argument("--only", nargs="*", default=None, help="names of faults/mutations to run")

@@ -83,6 +83,9 @@ def may_flush(w: World, s: Sess, caps: Caps, *, allow_dup: bool = False) -> bool
         return True
     if dup_pending(w, s) and not (allow_dup and s.txn is not None and s.txn.depth == 0):
         return False
+    view = w.view(s)
+    if any(o.id not in view for o in w.deleted(s) + [o for o in w.dirty(s) if o.modified]):
+        return False  # the row went away (another Session's commit): ObjectDeletedError / StaleDataError
     return may_write(w, s, caps, flush_rows(w, s))
 
 

@@ -48,7 +48,7 @@ def budget(examples: int, steps: int):
     """Settings for one machine: the loaded hypothesis profile, capped under
     ``ci`` (deterministic, cheap) to ``examples`` walks of ``steps`` steps."""
     base = settings.default
-    if settings._current_profile != "ci":
+    if not str(settings._current_profile).startswith("ci"):
         return settings(base)
     return settings(base, max_examples=min(base.max_examples, examples),
                     stateful_step_count=min(base.stateful_step_count, steps))
