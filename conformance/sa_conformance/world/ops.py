@@ -313,16 +313,17 @@ def merge(w: World, s: Sess, o: Obj, new_idx: int, ids: dict, load: bool = True)
             return Expect("InvalidRequestError", MERGE_TRANSIENT)
         if o.dirty:
             return Expect("InvalidRequestError", MERGE_DIRTY)
-    err = autobegin(w, s)
-    if err:
-        return err
+    if s.closed:
+        return Expect("InvalidRequestError", CLOSED_FOR_GOOD)
     if load and s.autoflush:
         flush(w, s, ids)
+    h = w.holder(s, o.id) if o.status == "detached" else None
+    if h is None:  # a new instance is attached (or loaded): the Session autobegins
+        autobegin(w, s)
     if o.status == "transient":
         m = Obj(idx=new_idx, name=o.name, status="pending", sid=s.sid)
         w.objs.append(m)
         return m
-    h = w.holder(s, o.id)
     if h is None:
         if load:  # "loaded from the database": SELECT
             connect(w, s)
