@@ -70,8 +70,8 @@ def main(argv=None) -> int:
     results = []
     for kind, plugin, var, name in plan:
         code, secs, tail = run(plugin, var, name, args)
-        caught = code == 1
-        if code not in (0, 1):
+        caught = code in (1, 2) and " failed" in tail  # (-x stops at the first failure: exit 2)
+        if code not in (0, 1) and not caught:
             tail = f"(exit {code}) {tail}"
         results.append({"kind": kind, "name": name, "caught": caught, "seconds": round(secs, 1), "summary": tail})
         print(f"{'CAUGHT ' if caught else 'missed '} {kind:15} {name:40} {secs:5.0f}s  {tail}", flush=True)
