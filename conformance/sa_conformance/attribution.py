@@ -68,17 +68,23 @@ def attribute(exc: BaseException, claim_id: str) -> BaseException:
     return exc
 
 
+def _find(exc: BaseException | None, attr: str) -> str | None:
+    """``attr`` of ``exc`` or of the first exception in its cause/context
+    chain that has it (at most 8 links)."""
+    for _ in range(8):
+        if exc is None:
+            return None
+        value = getattr(exc, attr, None)
+        if value:
+            return value
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def claim_of(exc: BaseException | None) -> str | None:
     """The claim an exception was attributed to, following ``__cause__`` /
     ``__context__`` (a thread helper re-raising a worker's error)."""
-    seen = 0
-    while exc is not None and seen < 8:
-        cid = getattr(exc, ATTR, None)
-        if cid:
-            return cid
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return None
+    return _find(exc, ATTR)
 
 
 @contextmanager
@@ -115,11 +121,4 @@ def attach_repro(exc: BaseException, script: str) -> BaseException:
 
 
 def repro_of(exc: BaseException | None) -> str | None:
-    seen = 0
-    while exc is not None and seen < 8:
-        script = getattr(exc, REPRO_ATTR, None)
-        if script:
-            return script
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return None
+    return _find(exc, REPRO_ATTR)

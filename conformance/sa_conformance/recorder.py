@@ -97,12 +97,15 @@ def results_path(config: pytest.Config) -> Path:
     return config.rootpath / DEFAULT_DIR / RESULTS_NAME
 
 
-def not_run_records(catalogue: Any, records: dict) -> list[Record]:
+def not_run_records(catalogue: Any, records: dict, selected: frozenset[str] | None = None) -> list[Record]:
+    """One ``not-run`` record per catalogue claim no test judged; with a
+    ``--claim`` selection, only for the selected claims (the others were not
+    asked for, so they are not counted at all)."""
     seen = {key[0] for key in records}
     return [
         Record(claim=c.id, backend=None, driver=None, scope_mode="default", outcome=Outcome.NOT_RUN,
                reason="no test citing this claim was collected and run")
-        for c in (catalogue or ()) if c.id not in seen
+        for c in (catalogue or ()) if c.id not in seen and (selected is None or c.id in selected)
     ]
 
 
@@ -190,7 +193,10 @@ class Recorder:
 
     def document(self, complete: bool, exit_status: int | None) -> Document:
         records = list(self.collector.records.values())
-        records += not_run_records(self.catalogue, self.collector.records)
+        from .plugin import SELECTION_KEY
+
+        selected = self.config.stash.get(SELECTION_KEY, None)
+        records += not_run_records(self.catalogue, self.collector.records, selected)
         return Document(
             suite_version=SUITE_VERSION, complete=complete, exit_status=exit_status, run=self.run_info(),
             claims=embedded_claims(self.catalogue, records), records=tuple(records),

@@ -70,6 +70,9 @@ def test_run_exits_0_when_every_selected_claim_conforms_and_ignores_the_users_py
     assert doc["run"]["backends_selected"] == ["sqlite-memory"]
     judged = {r["claim"] for r in doc["results"] if r["outcome"] == "pass"}
     assert {"remove.closes-session", "remove.noop-when-empty"} <= judged, sorted(judged)
+    # claims nobody asked for are not counted as "not run" (they were not selected)
+    not_run = {r["claim"] for r in doc["results"] if r["outcome"] == "not-run"}
+    assert not_run <= {"remove.closes-session", "remove.noop-when-empty"}, sorted(not_run)[:5]
     # only tests citing a selected claim ran (they may cite further claims)
     cases = list(ET.parse(out / "junit.xml").getroot().iter("testcase"))
     assert cases
