@@ -44,6 +44,24 @@ settings.register_profile("ci", derandomize=True, database=None, max_examples=25
 settings.register_profile("dev", max_examples=40, stateful_step_count=30, **_common)
 settings.register_profile("thorough", max_examples=400, stateful_step_count=60, **_common)
 PROFILES = ("ci", "dev", "thorough")
+#: wall-clock seconds hypothesis may spend shrinking the failures of one test,
+#: per profile (hypothesis' own default, 300 s, is kept under ``thorough``).
+#: A failing world walk costs ~0.1 s per replay, and shrinking one replays it
+#: a thousand times and more: unbounded, one failing property held a CI run
+#: for minutes. Verdicts never depend on it; only how far a walk is shrunk does.
+SHRINK_SECONDS = {"ci": 20, "ci-noshrink": 20, "dev": 60}
+
+
+def bound_shrinking(profile: str) -> None:
+    """Cap the time hypothesis spends shrinking under ``profile`` (see
+    ``SHRINK_SECONDS``). Hypothesis has no setting for it, only the module
+    constant its engine reads at each shrink; absent, nothing is changed."""
+    from hypothesis.internal.conjecture import engine
+
+    default = engine.__dict__.setdefault("_sa_conformance_default_shrink_seconds",
+                                         getattr(engine, "MAX_SHRINKING_SECONDS", None))
+    if default is not None:
+        engine.MAX_SHRINKING_SECONDS = SHRINK_SECONDS.get(profile, default)
 
 
 def default_profile() -> str:
@@ -117,10 +135,22 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.load_profile(profile)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # after hypothesis' plugin has loaded any --hypothesis-profile
+    bound_shrinking(str(settings._current_profile))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    bound_shrinking("")  # hypothesis' default again (in-process pytester runs)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     cat = config.stash.get(CATALOGUE_KEY, None)
+    profile = str(settings._current_profile)
+    cap = SHRINK_SECONDS.get(profile)
+    shrink = f" (shrinking capped at {cap} s per failing test)" if cap else ""
     return [
-        f"SQLAlchemy {SA_VERSION}; hypothesis profile {settings._current_profile}; "
+        f"SQLAlchemy {SA_VERSION}; hypothesis profile {profile}{shrink}; "
         f"catalogue {len(cat) if cat else 0} claims"
     ]
 
