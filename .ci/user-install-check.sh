@@ -8,7 +8,10 @@
 #                                                  or   --no-docker
 # Environment: SA_CONFORMANCE_SQLALCHEMY=2.0.44 pins another SQLAlchemy (default: the one in .venv);
 #              PYTHON=python3.12 builds the venv with another interpreter (default: .venv's).
-# Exit status: the run's exit status if it is not 0, else 1 if results.json fails a check, else 0.
+# Then a project of the user's own with its own tests in that directory: `pytest` there must show no
+# option or fixture of ours.
+# Exit status: the run's exit status if it is not 0, else 1 if results.json or the user's pytest fails a
+# check, else 0.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 py="${PYTHON:-$repo/.venv/bin/python}"
@@ -77,5 +80,27 @@ print(f"user-check: results.json: SQLAlchemy {doc['run'].get('sqlalchemy')}, {se
 if problems:
     sys.exit("user-check: FAILED - " + "; ".join(problems))
 PY
+# Installing the package changes nothing in the user's own pytest runs: no option, fixture or hook of ours
+# is active there (no pytest11 entry point; our plugins load only inside `sa-conformance run`).
+own="$tmp/work/own-project"
+mkdir -p "$own/tests"
+printf '[pytest]\ntestpaths = tests\n' > "$own/pytest.ini"
+printf 'def test_own(request):\n    assert "make_scoped" not in request.fixturenames\n' > "$own/tests/test_own.py"
+leaked=""
+(cd "$own" && "$vpy" -m pytest -q -p no:cacheprovider >"$tmp/own.log" 2>&1) || leaked="its tests fail: $(tail -1 "$tmp/own.log")"
+opts="$(cd "$own" && "$vpy" -m pytest --help 2>&1)" || true
+fixtures="$(cd "$own" && "$vpy" -m pytest --fixtures -p no:cacheprovider 2>&1)" || true
+for opt in --claim --backend --require-backend --mysql-url --results --claims-dump; do
+  grep -qE -- "(^|[[:space:]])$opt([=[:space:]]|$)" <<<"$opts" && leaked="$leaked option $opt;"
+done
+for fx in backend db engine session_factory make_scoped scoped; do
+  grep -qE "^$fx( |$)" <<<"$fixtures" && leaked="$leaked fixture $fx;"
+done
+if [ -n "$leaked" ]; then
+  echo "user-check: FAILED - the user's own pytest run sees the suite:$leaked"
+  [ "$rc" != 0 ] || rc=1
+else
+  echo "user-check: the user's own pytest run sees no option, fixture or hook of the suite"
+fi
 echo "user-check: done in $(( $(date +%s) - start ))s (sa-conformance run exit $rc)"
 exit "$rc"

@@ -112,7 +112,7 @@ def run_suite(python: str, backends: str, workers: int, profile: str, extra: lis
         for line in proc.stdout.splitlines()
         if re.match(r"^\d+\.\d+s (call|setup|teardown) ", line.strip())
     ]
-    summary = next((l for l in reversed(proc.stdout.splitlines()) if re.search(r" in \d+\.\d+s", l)), "")
+    summary = next((ln for ln in reversed(proc.stdout.splitlines()) if re.search(r" in \d+\.\d+s", ln)), "")
     return {
         "backends": backends,
         "workers": workers,
@@ -137,9 +137,9 @@ def run_claims(python: str, backends: str, workers: int, profile: str, tmp: Path
     start, cpu = time.monotonic(), children_cpu()
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall, cpu = time.monotonic() - start, children_cpu() - cpu
-    durations = [l.strip() for l in proc.stdout.splitlines() if re.match(r"^\d+\.\d+s (call|setup|teardown) ", l.strip())]
-    summary = next((l for l in reversed(proc.stdout.splitlines()) if re.search(r" in \d+\.\d+s", l)), "")
-    verdict = next((l for l in reversed(proc.stderr.splitlines()) if l.startswith("sa-conformance run: exit")), "")
+    durations = [ln.strip() for ln in proc.stdout.splitlines() if re.match(r"^\d+\.\d+s (call|setup|teardown) ", ln.strip())]
+    summary = next((ln for ln in reversed(proc.stdout.splitlines()) if re.search(r" in \d+\.\d+s", ln)), "")
+    verdict = next((ln for ln in reversed(proc.stderr.splitlines()) if ln.startswith("sa-conformance run: exit")), "")
     return {
         "backends": backends,
         "workers": workers,
@@ -235,7 +235,7 @@ def tox_times(envs: list[str], tmp: Path) -> dict:
             cwd=REPO, capture_output=True, text=True, env=env, check=False,
         )
         wall = time.monotonic() - t
-        summary = next((l for l in reversed(proc.stdout.splitlines()) if re.search(r" in \d+\.\d+s", l)), "")
+        summary = next((ln for ln in reversed(proc.stdout.splitlines()) if re.search(r" in \d+\.\d+s", ln)), "")
         out[name] = {"wall_seconds": round(wall, 2), "exit_code": proc.returncode, "summary": summary.strip("= ")}
     return out
 
@@ -342,8 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--container-cold", action="store_true", help="with --container: also a cold image build (~2 min)")
     ap.add_argument("--ci-run", action="store_true", help="also time CI=true .ci/run in a fresh clone (slow)")
     ap.add_argument("--history", metavar="SERIES", default=None,
-                    help="also time `sa-conformance history` per release of SERIES on sqlite-memory -n 2 and "
-                    "extrapolate to the whole series (scripts/bench_history.py; target 2.0 <= 20 min)")
+                    help="also time `sa-conformance history` on sampled releases of SERIES on sqlite-memory, run "
+                    "as history runs them, and extrapolate to the whole series (scripts/bench_history.py; "
+                    "target 2.0 <= 20 min)")
     ap.add_argument("--properties", action="store_true",
                     help="also time the claim tests with and without the property tests (`-m property` / "
                     "`-m 'not property'`, -n 2): what the properties add to a claims run (target <= ~15 s with ci)")

@@ -6,12 +6,16 @@
     sa-conformance check [--no-collect]
     sa-conformance upgrade OLD NEW [run options] [-- PYTEST_ARGS...]   (cmd_upgrade.py)
     sa-conformance bisect CLAIM [--from V] [--to V]                     (cmd_bisect.py)
-    sa-conformance history --series X.Y [--shard K/N]                   (cmd_history.py)
+    sa-conformance history --series X.Y [--shard K/N] [--jobs N]        (cmd_history.py)
+    sa-conformance run [run options] [-- PYTEST_ARGS...]                (cmd_run.py)
 
-Exit status: 0 success; 1 ``diff``/``upgrade`` found undocumented changes or
-``check`` found problems; 2 bad input (missing, empty, corrupt or invalid
-results files, files from different suites, a broken catalogue).  Errors are
-one line on stderr, never a traceback (set SA_CONFORMANCE_DEBUG=1 for one).
+Exit status: 0 success; 1 ``diff``/``upgrade`` found undocumented changes,
+``run`` non-conforming claims, ``bisect``/``history`` a catalogue disagreement or
+``check`` problems; 2 bad input (missing, empty, corrupt or invalid results
+files, files from different suites, a broken catalogue, unknown releases...);
+3 the run could not judge (``run``, ``upgrade``, ``bisect``, ``history``: a
+backend or a given server URL that cannot be used).  Errors are one line on
+stderr, never a traceback (set SA_CONFORMANCE_DEBUG=1 for one).
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
+from .paths import CATALOGUE_DIR, EXPECTATIONS_FILE, SUITE_DIR, SUITE_INI, repo_root
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
-from .paths import CATALOGUE_DIR, EXPECTATIONS_FILE, PACKAGE_DIR, SUITE_DIR, SUITE_INI, repo_root
 
 
 class CliError(Exception):
@@ -184,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sa-conformance",
         description="Reports, diffs and catalogue tools of the SQLAlchemy session conformance suite.",
-        epilog="Exit status: 0 ok; 1 new failures (diff) or problems (check); 2 bad input.",
+        epilog="Exit status: 0 ok; 1 non-conforming claims (run), undocumented changes (diff, upgrade), a "
+        "catalogue disagreement (bisect, history) or problems (check); 2 bad input; 3 the run could not judge "
+        "(a backend or a given server URL unusable: run, upgrade, bisect, history).",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)

@@ -9,7 +9,8 @@ and whether it agrees with the claim's since/until.
 Exit: 0 agrees; 1 disagrees (a catalogue defect: the range is wrong, or the
 verdict flips where the catalogue says nothing changes); 2 bad input (unknown
 claim, empty range, claim not applicable anywhere in the range, registry
-unreachable, a release that cannot be installed or judged).
+unreachable, a release that cannot be installed or judged); 3 a given server
+URL cannot be used (unreachable, login refused), as ``run``'s exit 3.
 """
 
 from __future__ import annotations
@@ -106,15 +107,26 @@ def judge(claim, releases: list[str], first: str, flip: str | None) -> tuple[boo
 def cmd_bisect(args: argparse.Namespace) -> int:
     from .catalogue import load_catalogue
     from .cli import CliError, _out
-    from .env_runner import RunRefused, check_options, options_from
+    from .env_runner import (
+        CANNOT_JUDGE,
+        RunRefused,
+        check_options,
+        options_from,
+        refused_code,
+    )
     from .envs import EnvError
     from .paths import CATALOGUE_DIR
     from .releases import ReleaseError, releases_between
 
     cat = load_catalogue(CATALOGUE_DIR)
     if args.claim not in cat:
+        family = [c.id for c in cat if c.family == args.claim]
+        if family:
+            raise CliError(f"{args.claim!r} is a claim family; bisect takes one claim id, e.g. "
+                           f"{', '.join(family[:3])} (list them: sa-conformance claims --family {args.claim})")
         close = difflib.get_close_matches(args.claim, list(cat.claims), n=3, cutoff=0.5)
-        raise CliError(f"unknown claim {args.claim!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+        raise CliError(f"unknown claim {args.claim!r}" + (f"; did you mean {', '.join(close)}?" if close else
+                                                          " (list them: sa-conformance claims)"))
     claim = cat[args.claim]
     opts = options_from(args)
     opts.backend = opts.backend or args.backend_default
@@ -136,7 +148,14 @@ def cmd_bisect(args: argparse.Namespace) -> int:
               f"on {opts.backend}")
         bis = Bisector(claim.id, releases, opts, python=args.python)
         first, flip = bis.run()
-    except (ReleaseError, EnvError, RunRefused) as exc:
+    except RunRefused as exc:
+        if refused_code(exc) == CANNOT_JUDGE:
+            from .cli import _err
+
+            _err(exc.args[0])
+            return CANNOT_JUDGE
+        raise CliError(str(exc.args[0] if exc.args else exc)) from None
+    except (ReleaseError, EnvError) as exc:
         raise CliError(str(exc.args[0] if exc.args else exc)) from None
     ok, line = judge(claim, releases, first, flip)
     if flip is None:

@@ -15,18 +15,23 @@ left in the results directory (``sa-conformance report DIR/*/results.json``
 renders the same files as one matrix too).
 
 Exit: 0 every observation agrees with the catalogue; 1 some claim disagrees;
-2 bad input (unknown series, registry unreachable, bad --shard, ...).
+2 bad input (unknown series, registry unreachable, bad --shard, ...); 3 a given
+server URL cannot be used (unreachable, login refused), as ``run``'s exit 3.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
+import time
 from pathlib import Path
 
 DEFAULT_DIR = "sa-conformance-history"
+#: releases run at once at most (``--jobs auto``)
+MAX_JOBS = 4
 STAMP = "history-run.json"
 
 
@@ -41,7 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     h.add_argument("--series", required=True, metavar="X.Y", help="release series, e.g. 2.0")
     h.add_argument("--shard", metavar="K/N", default=None, help="run only every N-th release, starting at the K-th")
-    h.add_argument("--merge", action="store_true", help="run nothing; merge the results already in --results")
+    h.add_argument("--merge", action="store_true",
+                   help="run nothing; merge the results already in --results (DIR/<release>/results.json, also "
+                   "below shard directories: DIR/<shard>/<release>/results.json)")
+    h.add_argument("--jobs", metavar="N", default="auto",
+                   help="releases run at once (default auto: one per CPU, up to 4, when -n is not given; else 1)")
     h.add_argument("--results", metavar="DIR", default=None,
                    help=f"results directory (default ./{DEFAULT_DIR}/<series>/)")
     add_run_options(h)
@@ -62,6 +71,14 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     if not m or not (1 <= int(m.group(1)) <= int(m.group(2))):
         raise ValueError(f"--shard {text!r} must be K/N with 1 <= K <= N, e.g. 2/4")
     return int(m.group(1)), int(m.group(2))
+
+
+def parse_jobs(text: str, opts) -> int:
+    if text == "auto":
+        return default_jobs(opts)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"--jobs {text!r} must be a positive number or 'auto'")
+    return int(text)
 
 
 def shard_of(releases: list[str], k: int, n: int) -> list[str]:
@@ -88,21 +105,57 @@ def _cached(root: Path, release: str, stamp: dict):
     return doc if doc.complete and doc.run.sqlalchemy == release else None
 
 
-def run_series(releases: list[str], root: Path, opts, python=None) -> dict[str, object]:
+def default_jobs(opts) -> int:
+    """Releases run at once: one per CPU when each run is one process (a
+    release's run is single-threaded, and xdist workers would each collect the
+    suite again), else one."""
+    if opts.numprocesses not in (None, "0"):
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+
+
+def run_series(releases: list[str], root: Path, opts, python=None, jobs: int = 1) -> dict[str, object]:
+    """Run (or take from the cache) every release; ``jobs`` releases at once."""
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    from packaging.version import Version
+
     from .probe import probe_release
 
     stamp = _stamp(opts)
-    docs = {}
+    docs, todo = {}, []
     for i, release in enumerate(releases, 1):
         doc = _cached(root, release, stamp)
         if doc is None:
-            _info(f"[{i}/{len(releases)}] SQLAlchemy {release}: running")
-            doc = probe_release(release, opts, root=root, python=python, reuse=False)
-            (root / release / STAMP).write_text(json.dumps(stamp), encoding="utf-8")
+            todo.append((i, release))
         else:
             _info(f"[{i}/{len(releases)}] SQLAlchemy {release}: cached")
-        docs[release] = doc
-    return docs
+            docs[release] = doc
+
+    def one(i: int, release: str):
+        _info(f"[{i}/{len(releases)}] SQLAlchemy {release}: running")
+        started = time.monotonic()
+        doc = probe_release(release, opts, root=root, python=python, reuse=False)
+        (root / release / STAMP).write_text(json.dumps(stamp), encoding="utf-8")
+        if jobs > 1:
+            _info(f"[{i}/{len(releases)}] SQLAlchemy {release}: done in {time.monotonic() - started:.0f} s")
+        return release, doc
+
+    if jobs <= 1 or len(todo) <= 1:
+        for i, release in todo:
+            docs.setdefault(*one(i, release))
+    else:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="history") as pool:
+            futures = [pool.submit(one, i, release) for i, release in todo]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:  # stop starting releases; the running ones finish (each is bounded)
+                for f in futures:
+                    f.cancel()
+                raise failed.exception()
+            for f in futures:
+                docs.setdefault(*f.result())
+    return dict(sorted(docs.items(), key=lambda kv: Version(kv[0])))
 
 
 def load_dir(root: Path) -> dict[str, object]:
@@ -111,7 +164,8 @@ def load_dir(root: Path) -> dict[str, object]:
     from .resultsio import load_results
 
     docs = {}
-    for path in sorted(root.glob("*/results.json")):
+    # DIR/<release>/results.json, or shard directories of them (DIR/<shard>/<release>/results.json)
+    for path in sorted(root.rglob("results.json")):
         try:
             doc = load_results(path)
         except Exception as exc:
@@ -160,7 +214,13 @@ def heatmap(m: dict, series: str) -> str:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from .cli import CliError, _out
-    from .env_runner import RunRefused, check_options, options_from
+    from .env_runner import (
+        CANNOT_JUDGE,
+        RunRefused,
+        check_options,
+        options_from,
+        refused_code,
+    )
     from .envs import EnvError
     from .releases import ReleaseError, series_releases
     from .resultsio import write_atomic
@@ -173,19 +233,27 @@ def cmd_history(args: argparse.Namespace) -> int:
         raise CliError(f"--results {root} is a file, not a directory")
     try:
         k, n = parse_shard(args.shard)
+        jobs = parse_jobs(args.jobs, opts)
         if not args.merge:
             check_options(opts)
             releases = series_releases(args.series)
             if not releases:
                 raise CliError(f"SQLAlchemy has no final release in series {args.series}")
             mine = shard_of(releases, k, n)
-            _info(f"history {args.series}: {len(mine)} of {len(releases)} releases (shard {k}/{n}) on {opts.backend}; "
-                  f"results in {root}")
+            _info(f"history {args.series}: {len(mine)} of {len(releases)} releases (shard {k}/{n}) on {opts.backend}, "
+                  f"{jobs} at once; results in {root}")
             root.mkdir(parents=True, exist_ok=True)
-            run_series(mine, root, opts, python=args.python)
+            run_series(mine, root, opts, python=args.python, jobs=jobs)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    except (ReleaseError, EnvError, RunRefused) as exc:
+    except RunRefused as exc:
+        if refused_code(exc) == CANNOT_JUDGE:
+            from .cli import _err
+
+            _err(exc.args[0])
+            return CANNOT_JUDGE
+        raise CliError(str(exc.args[0] if exc.args else exc)) from None
+    except (ReleaseError, EnvError) as exc:
         raise CliError(str(exc.args[0] if exc.args else exc)) from None
     docs = load_dir(root) if root.is_dir() else {}
     if not docs:

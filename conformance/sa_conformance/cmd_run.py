@@ -7,6 +7,9 @@ in a subprocess: the user's own pytest configuration, conftest files,
 plugins the suite needs are loaded, by name.  results.json, junit.xml,
 summary.md and matrix.html go to ``--results DIR``; the exit status is
 :func:`sa_conformance.verdict.decide` over results.json and pytest's status.
+Bad input is answered before pytest starts (one line, exit 2), and so is a
+given server URL that cannot be used (unreachable, login refused: one line,
+exit 3, the password masked).
 """
 
 from __future__ import annotations
@@ -32,40 +35,24 @@ USER_PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 EXIT_CODES_HELP = """exit status:
   0  every applicable claim conforms (skipped / not-applicable claims are fine)
-  1  some claim does not conform (a failure, error or unexpected pass)
+  1  some claim does not conform: a failed check, an unexpected pass, or a test that errored
+     (raised outside its checks, timed out, leaked); claims whose tests only errored are named apart
   2  usage or bad input (unknown claim, family or backend, malformed URL, --results is a file)
   3  the run could not judge: a backend could not be provisioned (required, or its URL unreachable),
-     the run was interrupted, or every test on a backend errored (a broken host, not a conformance failure)"""
+     the run was interrupted, or every test on a backend errored (a broken host, not a conformance
+     failure)"""
 
 
 class RunUsageError(Exception):
     """Bad input to ``run``: one line, exit 2."""
 
 
-class _OptionRecorder:
-    """Stands in for pytest's parser to read the fixtures plugin's options."""
-
-    def __init__(self) -> None:
-        self.options: list[tuple[tuple[str, ...], dict]] = []
-
-    def getgroup(self, *args, **kwargs) -> "_OptionRecorder":
-        return self
-
-    def addoption(self, *names: str, **kwargs) -> None:
-        self.options.append((names, kwargs))
-
-    def addini(self, *args, **kwargs) -> None:
-        pass
-
-
 def backend_passthrough_options() -> list[tuple[tuple[str, ...], dict]]:
     """The fixtures plugin's command-line options other than those ``run``
     defines itself (e.g. --no-docker, --no-local-server, --postgresql-url)."""
-    from sa_fixtures import pytest_plugin
+    from sa_fixtures.options import OPTIONS
 
-    rec = _OptionRecorder()
-    pytest_plugin.pytest_addoption(rec)  # type: ignore[arg-type]
-    return [(names, kw) for names, kw in rec.options if not set(names) & set(OWN_BACKEND_OPTIONS)]
+    return [(o.names, o.kwargs()) for o in OPTIONS if not set(o.names) & set(OWN_BACKEND_OPTIONS)]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -153,7 +140,7 @@ def _check_numprocesses(value: str | None) -> None:
 def _check_profile(value: str | None) -> None:
     if value is None:
         return
-    from .plugin import PROFILES
+    from .profiles import PROFILES
 
     if value not in PROFILES:
         raise RunUsageError(f"unknown hypothesis profile {value!r}; choose from: {', '.join(PROFILES)}")
@@ -183,13 +170,53 @@ def _check_mysql_url(url: str | None) -> None:
         raise RunUsageError(str(exc)) from None
 
 
-def results_dir(value: str) -> Path:
-    """The results directory, created; stale result files of ours removed so
-    that whatever is there after the run is this run's."""
+#: seconds the up-front connection to a given server URL may take (the fixtures plugin's own default)
+URL_CONNECT_TIMEOUT = 3.0
+
+
+class CannotJudge(Exception):
+    """The run cannot judge (exit 3), found before pytest starts: one line."""
+
+
+def check_servers_reachable(urls: dict[str, str]) -> None:
+    """Connect once to each given server URL ({dialect: url}) before the run:
+    an unreachable server or a refused login is one line and exit 3 here, not
+    pytest's ``Exit`` output.  Credentials never appear (the message is the
+    fixtures plugin's, with the password masked and scrubbed)."""
+    from sa_fixtures.provision import ProvisionError
+    from sa_fixtures.provision._db import check_explicit_url, probe_explicit
+
+    for dialect, text in urls.items():
+        try:
+            probe_explicit(dialect, check_explicit_url(dialect, text), URL_CONNECT_TIMEOUT)
+        except ProvisionError as exc:
+            raise CannotJudge(str(exc)) from None
+
+
+def given_urls(args: argparse.Namespace, selected: list[str] | None, mysql_url: str | None) -> dict[str, str]:
+    """The server URLs the run will use as given ({dialect: url}), for the selected backends."""
+    urls = {}
+    if mysql_url and mysql_url.strip() and (selected is None or "mysql" in selected):
+        urls["mysql"] = mysql_url.strip()
+    pg_url = getattr(args, "fx_postgresql_url", None) or os.environ.get("SA_CONFORMANCE_POSTGRESQL_URL")
+    if pg_url and pg_url.strip() and selected is not None and "postgresql" in selected:
+        urls["postgresql"] = pg_url.strip()
+    return urls
+
+
+def results_path(value: str) -> Path:
+    """The results directory's absolute path; RunUsageError when it is a file."""
     path = Path(value).expanduser()
     path = path if path.is_absolute() else Path.cwd() / path
     if path.exists() and not path.is_dir():
         raise RunUsageError(f"--results {value}: is a file, not a directory")
+    return path
+
+
+def results_dir(value: str) -> Path:
+    """The results directory, created; stale result files of ours removed so
+    that whatever is there after the run is this run's."""
+    path = results_path(value)
     try:
         path.mkdir(parents=True, exist_ok=True)
         for name in (RESULTS_NAME, JUNIT_NAME, SUMMARY_NAME, MATRIX_NAME):
@@ -234,12 +261,22 @@ def pytest_command(args: argparse.Namespace, out: Path) -> list[str]:
     return cmd
 
 
-def pytest_env(args: argparse.Namespace) -> dict[str, str]:
+#: terminal width for pytest when its output is not a terminal (a CI log, a pipe): wide enough that a
+#: failing test's short-summary line keeps its message, which starts with the claim ids
+LOG_COLUMNS = "250"
+
+
+def pytest_env(args: argparse.Namespace, out: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in USER_PYTEST_ENV}
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env["PYTHONSAFEPATH"] = "1"  # the working directory never shadows an installed module (3.11+)
     if args.mysql_url:  # via the environment: never on a command line (ps, results' "command")
         env[ENV_MYSQL_URL] = args.mysql_url.strip()
+    if out is not None and "HYPOTHESIS_STORAGE_DIRECTORY" not in env:
+        # hypothesis' example database beside the results, not a .hypothesis/ in the user's directory
+        env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(out / ".hypothesis")
+    if "COLUMNS" not in env and not sys.stdout.isatty():
+        env["COLUMNS"] = LOG_COLUMNS
     return env
 
 
@@ -267,6 +304,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         _check_claims(args.claim)
         if selected is None or "mysql" in selected:
             _check_mysql_url(mysql_url)
+        results_path(args.results)
+    except RunUsageError as exc:
+        _err(str(exc))
+        return verdict.BAD_INPUT
+    try:
+        check_servers_reachable(given_urls(args, selected, mysql_url))
+    except CannotJudge as exc:
+        _err(f"{exc} (exit 3: the run cannot judge)")
+        return verdict.CANNOT_JUDGE
+    try:
         out = results_dir(args.results)
     except RunUsageError as exc:
         _err(str(exc))
@@ -275,7 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _err_info(f"sa-conformance run: SQLAlchemy {sqlalchemy.__version__} ({Path(sqlalchemy.__file__).parent}); "
               f"results in {out}")
-    status = run_pytest(pytest_command(args, out), pytest_env(args))
+    status = run_pytest(pytest_command(args, out), pytest_env(args, out))
     doc = load_document(out / RESULTS_NAME)
     result = verdict.decide(doc, status)
     reasons = "; ".join(result.reasons) or "every applicable claim conforms"

@@ -10,7 +10,8 @@ not produce, incomplete results and results of another SQLAlchemy are refused
 
 Exit: the diff's (0, or 1 for undocumented changes / ``--fail-on documented``);
 2 bad input (unknown release, registry unreachable, uninstallable release,
-refused results); 3 a run could not judge (a required backend missing).
+refused results); 3 a run could not judge (a required backend missing, a given
+server URL unreachable or its login refused: checked before any env is made).
 """
 
 from __future__ import annotations
@@ -100,25 +101,28 @@ def emit_diff(d, args) -> int:
 def cmd_upgrade(args: argparse.Namespace) -> int:
     from . import diff as diffmod
     from .cli import CliError
-    from .env_runner import RunRefused, check_options, options_from
+    from .env_runner import RunRefused, check_options, options_from, refused_code
     from .envs import EnvError
     from .releases import ReleaseError, resolve
 
     opts = options_from(args)
+    # derandomized unless asked otherwise: both releases see the same examples, so a difference is
+    # SQLAlchemy's, not two random property walks' (as bisect and history)
+    opts.hypothesis_profile = opts.hypothesis_profile or "ci"
     try:
-        check_options(opts)
-        old, new = resolve(args.old), resolve(args.new)
-        if old == new:
-            raise CliError(f"OLD ({args.old}) and NEW ({args.new}) are the same release {old}; nothing to compare")
-        _info(f"sa-conformance upgrade: SQLAlchemy {old} → {new}")
         root = Path(args.results).resolve()
         if root.exists() and not root.is_dir():
             raise CliError(f"--results {args.results} is a file, not a directory")
+        old, new = resolve(args.old), resolve(args.new)
+        if old == new:
+            raise CliError(f"OLD ({args.old}) and NEW ({args.new}) are the same release {old}; nothing to compare")
+        check_options(opts)  # last: it connects to a given server
+        _info(f"sa-conformance upgrade: SQLAlchemy {old} → {new}")
         docs = [run_release(v, root, opts, python=args.python) for v in (old, new)]
     except (ReleaseError, EnvError) as exc:
         raise CliError(str(exc)) from None
     except RunRefused as exc:
-        code = exc.args[1] if len(exc.args) > 1 else 2
+        code = refused_code(exc)
         if code == 3:
             from .cli import _err
 

@@ -18,8 +18,9 @@ Nothing here reads rendered traceback text.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from . import attribution
 from .model import Outcome, Record, Source, worst
@@ -103,6 +104,8 @@ def exception_facts(exc: BaseException, leak_type: type | None = None) -> dict:
         "repro": attribution.repro_of(exc) or next(filter(None, map(attribution.repro_of, leaves)), None)
         or _notes_repro(exc),
         "leak": bool(leak_type is not None and isinstance(exc, leak_type)),
+        # a failed check (assert, pytest.fail), not an error the test ran into
+        "check": all(isinstance(e, AssertionError) or type(e).__name__ == "Failed" for e in leaves),
     }
 
 
@@ -158,8 +161,10 @@ class ItemFacts:
     def duration(self) -> float:
         return round(sum(p.get("duration", 0.0) for p in self.phases.values()), 4)
 
-    def test_verdict(self) -> tuple[Verdict, dict | None]:
-        """The test's own result (worst phase) and the exception facts behind it."""
+    def test_verdict(self) -> tuple[Verdict | None, dict | None]:
+        """The test's own result (worst phase) and the exception facts behind
+        it; None when no phase judged anything (a run interrupted after the
+        test's setup passed: pytest counts no result for it either)."""
         found: list[tuple[Verdict, dict | None]] = []
         setup, call, teardown = (self.phases.get(w) for w in ("setup", "call", "teardown"))
         if setup is not None:
@@ -196,46 +201,78 @@ class ItemFacts:
                 found.append((Verdict(Outcome.SKIP, reason=(exc or {}).get("message")), None))
         if teardown is not None:
             exc = teardown.get("exc")
-            leak = teardown.get("leak_after_failure") or ((exc or {}).get("leak") and teardown["outcome"] == "failed")
-            if leak:
-                text = teardown.get("leak_after_failure") or (exc or {}).get("message", "")
-                found.append((Verdict(Outcome.FAIL, message=text, leak=True), {"leak": True}))
-            elif teardown["outcome"] == "failed":
-                found.append((Verdict(Outcome.ERROR, message="teardown: " + (exc or {}).get("message", "")), exc))
+            if teardown.get("leak_after_failure") is None and teardown["outcome"] == "failed":
+                # A leak after a clean call is the test's error, not its claims' failure:
+                # the checks held, the test left something behind (pytest: an error at teardown).
+                found.append((Verdict(Outcome.ERROR, message="teardown: " + (exc or {}).get("message", ""),
+                                      leak=bool((exc or {}).get("leak"))), exc))
         if not found:
-            return Verdict(Outcome.ERROR, message="no test report received (worker crashed?)"), None
-        # a leak after a failed call keeps the call's failure as the detail
-        chosen = min(found, key=lambda f: (f[0].outcome.rank, f[0].leak))
-        leaks = [f[0] for f in found if f[0].leak]
-        if leaks and chosen[0].outcome is Outcome.FAIL and not chosen[0].leak:
+            return None, None
+        chosen = min(found, key=lambda f: f[0].outcome.rank)
+        after_failure = (teardown or {}).get("leak_after_failure")
+        if after_failure and chosen[0].outcome.bad:
+            # the test failed (or errored) first; what it left behind is noted on that verdict
             chosen[0].leak = True
-            chosen[0].message = (chosen[0].message or "") + "\n(the test also leaked: " + (leaks[0].message or "") + ")"
+            chosen[0].message = (chosen[0].message or "") + "\n(the test also leaked: " + after_failure + ")"
         return chosen
 
     def claim_verdicts(self) -> dict[str, Verdict]:
-        """One verdict per cited claim: the claim whose check raised fails,
-        claims whose ``with claim()`` blocks completed pass, the others were
-        not reached; a failure attributed to no claim fails every cited claim
-        not yet checked; a leak fails them all."""
+        """One verdict per cited claim.
+
+        When the call raised, the claim whose check raised gets the test's
+        verdict, claims whose ``with claim()`` blocks completed pass, the
+        others were not reached; a failure attributed to no claim goes to
+        every cited claim not yet checked (as an error when the test cites
+        several claims and what it raised is no failed check).  Under a known deviation
+        (``expectations.toml``) only the listed claims are expected to fail:
+        another claim that fails is a failure, one that holds passes, and an
+        unexpected pass is only the listed claims'.  A leak after a clean call
+        is an error of every cited claim (their checks held; the test left
+        something behind); a leak after a failure is noted on that failure."""
         claims = list(self.meta.get("claims", ()))
         verdict, exc = self.test_verdict()
+        if verdict is None:
+            return {}
         call = self.phases.get("call") or {}
-        if verdict.outcome is not Outcome.FAIL or verdict.leak or call.get("outcome") != "failed":
+        expected = {e.get("claim") for e in self.meta.get("expectations") or ()} & set(claims)
+        if verdict.outcome is Outcome.UNEXPECTED_PASS and expected:
+            return {c: verdict if c in expected else Verdict(Outcome.PASS) for c in claims}
+        raised = call.get("exc") is not None and (
+            (verdict.outcome is Outcome.FAIL and call.get("outcome") == "failed")
+            or (verdict.outcome is Outcome.EXPECTED_FAIL and "wasxfail" in call)
+        )
+        if not raised:
             return {c: verdict for c in claims}
         checked = [c for c in call.get("checked", ()) if c in claims]
         blamed = [c for c in (exc or {}).get("claims") or [(exc or {}).get("claim")] if c in claims]
+        # an error outside every claim's check (a driver error, hypothesis' Flaky...) in a
+        # test of several claims judges none of them (a known deviation stays expected)
+        outside = None
+        if not blamed and len(claims) > 1 and not (exc or {}).get("check", True):
+            outside = Verdict(Outcome.ERROR, message=f"{verdict.message or ''}\n(raised outside every claim's "
+                              "check: no claim judged)", repro=verdict.repro, leak=verdict.leak)
         out: dict[str, Verdict] = {}
         for c in claims:
-            if c in blamed:
-                out[c] = verdict
+            if outside is not None and c not in checked and not (
+                    verdict.outcome is Outcome.EXPECTED_FAIL and c in expected):
+                out[c] = outside
+            elif c in blamed or (not blamed and c not in checked):
+                out[c] = self._unexpected(verdict, c, expected)
             elif c in checked:
                 out[c] = Verdict(Outcome.PASS)
-            elif blamed:
+            else:
                 out[c] = Verdict(Outcome.NOT_REACHED,
                                  reason=f"not reached: the test stopped at a failing check of {', '.join(blamed)}")
-            else:
-                out[c] = verdict
         return out
+
+    @staticmethod
+    def _unexpected(verdict: Verdict, claim: str, expected: set[str]) -> Verdict:
+        """An expected failure of a claim expectations.toml does not list is a failure."""
+        if verdict.outcome is not Outcome.EXPECTED_FAIL or not expected or claim in expected:
+            return verdict
+        listed = ", ".join(sorted(expected))
+        return Verdict(Outcome.FAIL, message=(verdict.message or "") + f"\n(expectations.toml lists only {listed}"
+                       " as a known deviation of this test)", leak=verdict.leak)
 
 
 class Collector:
@@ -306,5 +343,15 @@ class Collector:
         self.items.clear()
 
 
-__all__ = ["Collector", "ItemFacts", "Verdict", "PROP", "attach", "item_facts", "payload", "phase_facts",
-           "exception_facts", "worst"]
+__all__ = [
+    "PROP",
+    "Collector",
+    "ItemFacts",
+    "Verdict",
+    "attach",
+    "exception_facts",
+    "item_facts",
+    "payload",
+    "phase_facts",
+    "worst",
+]

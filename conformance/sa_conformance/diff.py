@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .model import Document, Outcome, Record, ResultsError
+from .model import Document, Outcome, Record, ResultsError, verdict_changes_line
 from .redact import Redactor
 
 CATEGORIES = (
@@ -120,6 +120,13 @@ class Diff:
             + count(n["undocumented"], "undocumented change", "undocumented changes")
             + f" (claims; also {n['fixed']} fixed, {n['appeared']} appeared/vanished, {n['other']} other)"
         )
+
+    def verdict_line(self) -> str:
+        """The diff in the unit every other report counts: claim verdicts."""
+        return verdict_changes_line(len(self.old.records), len(self.new.records), len(self.new.bad()), (
+            (t.old and t.old.outcome, t.new and t.new.outcome,
+             t.changed or ch.category in ("documented", "api", "appeared"))
+            for ch in self.changes for t in ch.targets))
 
 
 _NOISE = [
@@ -326,7 +333,7 @@ def reference_text(ch: ClaimChange) -> str:
 
 def markdown(d: Diff, redact: Redactor | None = None) -> str:
     redact = redact or Redactor()
-    out = [f"# {d.headline()}", ""]
+    out = [f"# {d.headline()}", "", f"**{d.verdict_line()}**", ""]
     out.append(f"- old: `{d.old_name}` (SQLAlchemy {d.old.run.sqlalchemy}, {d.old.run.started})")
     out.append(f"- new: `{d.new_name}` (SQLAlchemy {d.new.run.sqlalchemy}, {d.new.run.started})")
     gate = d.gate
@@ -364,7 +371,7 @@ def to_json(d: Diff) -> dict:
         return None if r is None else {"outcome": r.outcome.value, "message": r.message, "reason": r.reason}
 
     return {
-        "headline": d.headline(), "unit": "claims",
+        "headline": d.headline(), "unit": "claims", "verdicts": d.verdict_line(),
         "old": {"file": d.old_name, "sqlalchemy": d.old.run.sqlalchemy},
         "new": {"file": d.new_name, "sqlalchemy": d.new.run.sqlalchemy},
         "counts": {c: len(v) for c, v in d.by_category().items()}, "unchanged": d.unchanged,
@@ -402,8 +409,3 @@ def exit_code(d: Diff, fail_on: str = "undocumented") -> int:
     if fail_on == "documented" and d.by_category()["documented"]:
         return 1
     return 0
-
-
-def check_names(names: Sequence[str]) -> None:
-    if len(names) != 2:
-        raise ResultsError("diff needs exactly two results files: OLD NEW")

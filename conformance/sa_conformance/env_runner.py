@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,8 +26,17 @@ INVOCATION_ENV = "SA_CONFORMANCE_INVOCATION"
 RESULTS_NAME = "results.json"
 
 
+#: RunRefused's second argument when nothing could be judged (exit 3, as `run`'s)
+CANNOT_JUDGE = 3
+
+
 class RunRefused(Exception):
-    """Results that must not be diffed (one-line message)."""
+    """Results that must not be diffed, or a run that cannot start (one-line
+    message; optional second argument: the exit code, default 2)."""
+
+
+def refused_code(exc: RunRefused) -> int:
+    return exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 2
 
 
 @dataclass
@@ -42,11 +52,11 @@ class RunOptions:
     pytest_args: list[str] = field(default_factory=list)
 
     def run_args(self) -> list[str]:
+        """The options of the env's `run` (the MySQL URL goes through the
+        environment, never a command line: see :meth:`run_env`)."""
         out: list[str] = []
         if self.backend:
             out += ["--backend", self.backend]
-        if self.mysql_url:
-            out += ["--mysql-url", self.mysql_url]
         if self.require_backend:
             out += ["--require-backend", self.require_backend]
         for c in self.claims:
@@ -56,6 +66,11 @@ class RunOptions:
         if self.hypothesis_profile:
             out += ["--hypothesis-profile", self.hypothesis_profile]
         return out
+
+    def run_env(self) -> dict[str, str]:
+        from .cmd_run import ENV_MYSQL_URL
+
+        return {ENV_MYSQL_URL: self.mysql_url.strip()} if self.mysql_url and self.mysql_url.strip() else {}
 
 
 def add_run_options(p: argparse.ArgumentParser, *, claims: bool = True) -> None:
@@ -68,7 +83,9 @@ def add_run_options(p: argparse.ArgumentParser, *, claims: bool = True) -> None:
         g.add_argument("--claim", dest="claims", action="append", default=[], metavar="ID",
                        help="only this claim or family (repeatable)")
     g.add_argument("-n", dest="numprocesses", default=None, help="xdist workers per run")
-    g.add_argument("--hypothesis-profile", choices=("ci", "dev", "thorough"), default=None)
+    g.add_argument("--hypothesis-profile", choices=("ci", "dev", "thorough"), default=None,
+                   help="hypothesis profile of every run (default ci: derandomized, so every release sees the "
+                   "same examples and a difference is SQLAlchemy's)")
 
 
 def options_from(args: argparse.Namespace) -> RunOptions:
@@ -94,10 +111,17 @@ def check_options(opts: RunOptions) -> None:
         cmd_run._check_profile(opts.hypothesis_profile)
         if opts.claims:
             cmd_run._check_claims(opts.claims)
-        if opts.mysql_url:
-            cmd_run._check_mysql_url(opts.mysql_url)
+        selected = cmd_run._check_backends(opts.backend, "--backend") if opts.backend else None
+        mysql_url = opts.mysql_url or os.environ.get(cmd_run.ENV_MYSQL_URL)
+        if mysql_url and (selected is None or "mysql" in selected):
+            cmd_run._check_mysql_url(mysql_url)
     except cmd_run.RunUsageError as exc:
         raise RunRefused(str(exc)) from None
+    if mysql_url and (selected is None or "mysql" in selected):
+        try:  # before any env is made: an unreachable server or a refused login cannot judge anything
+            cmd_run.check_servers_reachable({"mysql": mysql_url.strip()})
+        except cmd_run.CannotJudge as exc:
+            raise RunRefused(f"{exc} (exit 3: the run cannot judge)", CANNOT_JUDGE) from None
 
 
 def new_invocation() -> str:
@@ -171,7 +195,7 @@ def run_in_env(env: Env, results_dir: Path, opts: RunOptions, *, log=None, quiet
         log("running: " + from_environment()(" ".join(cmd)))
     out = subprocess.DEVNULL if quiet else sys.stderr
     proc = subprocess.run(cmd, cwd=results_dir, stdout=out, stderr=out,
-                          env=env.subprocess_env({INVOCATION_ENV: invocation}))
+                          env=env.subprocess_env({INVOCATION_ENV: invocation, **opts.run_env()}))
     return RunOutcome(env, invocation, results_dir / RESULTS_NAME, proc.returncode)
 
 

@@ -11,6 +11,9 @@ Cache: ``$SA_CONFORMANCE_CACHE/envs`` (default ``~/.cache/sa-conformance/envs``)
 one directory per ``py<X.Y>-sa<release>-<hash of the pinned dependency set>``.
 A directory is used only once its ``env.json`` marker exists (written last);
 creation holds a per-env file lock, so parallel callers share one env.
+uv hard-links installed files to its cache: each use checks the env's
+SQLAlchemy against its wheel's RECORD hashes and recreates a modified env
+from the registry, bypassing uv's cache (:func:`modified_files`).
 Every failure is an :class:`EnvError` with a one-line message.
 """
 
@@ -40,6 +43,8 @@ DRIVER_DISTS = (
 )
 #: Used when our distribution metadata is absent (running from a source tree).
 FALLBACK_RUNTIME = ("pytest", "pytest-xdist", "pytest-timeout", "hypothesis", "jinja2", "jsonschema")
+#: runtime dependencies an env does not get: its own SQLAlchemy; uv runs here, not in the env
+NOT_IN_ENVS = ("sqlalchemy", "uv")
 SHIM_PACKAGES = ("sa_conformance", "sa_fixtures")
 LAYOUT = "1"  # bump when the env layout changes
 MARKER = "env.json"
@@ -85,7 +90,7 @@ def _installed_version(name: str) -> str | None:
 
 def dependency_pins() -> list[str]:
     """``name==version`` for our runtime deps and the installed DB drivers, as
-    installed here (SQLAlchemy excluded: each env gets its own)."""
+    installed here (SQLAlchemy and uv excluded: each env gets its own SQLAlchemy)."""
     try:
         reqs = [r for r in (md.requires(DISTRIBUTION) or []) if "extra ==" not in r and "extra==" not in r]
         names = [_requirement_name(r) for r in reqs]
@@ -94,7 +99,7 @@ def dependency_pins() -> list[str]:
     names += list(DRIVER_DISTS)
     pins: dict[str, str] = {}
     for name in names:
-        if name.lower() == "sqlalchemy":
+        if name.lower() in NOT_IN_ENVS:
             continue
         version = _installed_version(name)
         if version is not None:
@@ -110,21 +115,30 @@ def env_key(release: str, python_version: str, pins: list[str]) -> str:
 
 
 def _uv() -> str:
+    """uv: on PATH, beside this Python, or the ``uv`` distribution (a dependency of this package)."""
     found = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
-    if not Path(found).exists():
-        raise EnvError("uv is not installed (pip install uv); it creates the per-release environments")
-    return found
+    if Path(found).exists():
+        return found
+    try:
+        from uv import find_uv_bin  # the uv wheel's own locator
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        raise EnvError("uv is not installed (pip install uv); it creates the per-release environments") from None
 
 
 def _one_line(text: str) -> str:
+    """uv's error in one line: its ``error:`` line and the innermost cause."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.lower().startswith(("error", "×", "╰─▶", "because", "caused by"))]
-    picked = " ".join(errors[-3:]) if errors else (lines[-1] if lines else "(no output)")
+    errors = [ln for ln in lines if ln.lower().startswith(("error", "×", "╰─▶", "because"))]
+    causes = [ln for ln in lines if ln.lower().startswith(("caused by", "cause:"))]
+    picked = " ".join(errors[-3:] + causes[-1:]) if errors or causes else (lines[-1] if lines else "(no output)")
     return re.sub(r"\s+", " ", picked)[:400]
 
 
 _NETWORK = re.compile(r"(error sending request|failed to fetch|dns error|connection refused|timed out|"
-                      r"network|certificate|tls|could not connect|failed to download)", re.IGNORECASE)
+                      r"network|certificate|tls|could not connect|failed to download|request failed|"
+                      r"tcp connect error)", re.IGNORECASE)
 
 
 def _run(cmd: list[str], what: str, release: str, python_version: str) -> None:
@@ -134,7 +148,7 @@ def _run(cmd: list[str], what: str, release: str, python_version: str) -> None:
         raise EnvError(f"{what} for SQLAlchemy {release} timed out after {INSTALL_TIMEOUT}s") from None
     if proc.returncode != 0:
         detail = _one_line(proc.stderr + "\n" + proc.stdout)
-        if _NETWORK.search(detail):
+        if _NETWORK.search(proc.stderr):
             raise EnvError(f"package registry unreachable while creating the env for SQLAlchemy {release}: {detail}")
         raise EnvError(f"Python {python_version} cannot install SQLAlchemy=={release}: {detail}")
 
@@ -194,6 +208,50 @@ def probe(env: Env) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _dist_info(env: Env, release: str) -> Path | None:
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    for info in env.path.glob("lib*/python*/site-packages/*.dist-info"):
+        name, _, version = info.name[: -len(".dist-info")].rpartition("-")
+        if canonicalize_name(name) == "sqlalchemy" and Version(version) == Version(release):
+            return info
+    return None
+
+
+def modified_files(env: Env, release: str) -> list[str] | None:
+    """SQLAlchemy's files in ``env`` whose content differs from its wheel's
+    RECORD (None: no RECORD found).  uv hard-links installed files to its
+    cache, so an edit to *any* linked copy (someone patching their own venv's
+    SQLAlchemy) silently changes this env too: its verdicts would be wrong."""
+    import base64
+    import csv
+
+    info = _dist_info(env, release)
+    if info is None or not (info / "RECORD").is_file():
+        return None
+    site = info.parent
+    bad = []
+    with open(info / "RECORD", newline="", encoding="utf-8") as fh:
+        for row in csv.reader(fh):
+            if len(row) < 2 or not row[1].startswith("sha256=") or not row[0].startswith("sqlalchemy/"):
+                continue
+            try:
+                data = (site / row[0]).read_bytes()
+            except OSError:
+                bad.append(row[0])
+                continue
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            if digest != row[1][len("sha256="):]:
+                bad.append(row[0])
+    return bad
+
+
+def _modified_text(files: list[str]) -> str:
+    shown = ", ".join(f.removeprefix("sqlalchemy/") for f in files[:4])
+    return shown + (f" and {len(files) - 4} more" if len(files) > 4 else "")
+
+
 def _verify(env: Env) -> None:
     from packaging.version import Version
 
@@ -214,11 +272,19 @@ def ensure_env(release: str, *, python: str | None = None, log=None) -> Env:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / f".{path.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        no_cache = False
         if (path / MARKER).is_file() and env.python.exists():
-            _write_shim(env)
-            return env
+            changed = modified_files(env, release)
+            if not changed:
+                _write_shim(env)
+                return env
+            # files hard-linked from uv's cache were edited somewhere: reinstall from the registry
+            no_cache = True
+            if log:
+                log(f"env for SQLAlchemy {release}: its files differ from the release ({_modified_text(changed)}; "
+                    f"an edit to a copy hard-linked from uv's cache?); recreating it without uv's cache")
         if path.exists():
-            shutil.rmtree(path)  # a half-made env of an interrupted run
+            shutil.rmtree(path)  # a half-made env of an interrupted run, or a modified one
         started = time.monotonic()
         if log:
             log(f"creating env for SQLAlchemy {release} (Python {pyver}) in {path}")
@@ -226,9 +292,22 @@ def ensure_env(release: str, *, python: str | None = None, log=None) -> Env:
         _run([uv, "venv", "--quiet", "--python", python, str(path)], "uv venv", release, pyver)
         try:
             _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(env.python),
-                  f"SQLAlchemy=={release}", *pins], "uv pip install", release, pyver)
+                  *(["--no-cache"] if no_cache else []), f"SQLAlchemy=={release}", *pins],
+                 "uv pip install", release, pyver)
             _write_shim(env)
             _verify(env)
+            changed = modified_files(env, release)
+            if changed and not no_cache:
+                if log:
+                    log(f"SQLAlchemy {release} from uv's cache differs from the release ({_modified_text(changed)}); "
+                        f"reinstalling it from the registry")
+                _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(env.python), "--no-cache",
+                      "--reinstall-package", "sqlalchemy", f"SQLAlchemy=={release}"], "uv pip install", release, pyver)
+                changed = modified_files(env, release)
+            if changed:
+                raise EnvError(
+                    f"SQLAlchemy {release} as installed differs from the release ({_modified_text(changed)}): "
+                    f"uv's cache holds an edited copy; run `uv cache clean sqlalchemy` and retry")
         except BaseException:
             shutil.rmtree(path, ignore_errors=True)
             raise

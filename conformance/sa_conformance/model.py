@@ -15,12 +15,21 @@ one-line message (see :mod:`sa_conformance.resultsio`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from .outcomes import BAD, UNIT, UNIT_SHORT, Outcome, claims_line, worst  # noqa: F401  (part of the model API)
+from .outcomes import (  # noqa: F401  (part of the model API)
+    BAD,
+    UNIT,
+    UNIT_SHORT,
+    Outcome,
+    claims_line,
+    verdict_changes_line,
+    worst,
+)
 from .paths import SCHEMA_FILE
 
 SUITE_NAME = "sa-session-conformance"
@@ -114,7 +123,7 @@ class Source:
         return {"path": self.path, "line": self.line}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "Source":
+    def from_dict(cls, d: Mapping) -> Source:
         return cls(path=d["path"], line=d.get("line"))
 
 
@@ -156,14 +165,17 @@ class Record:
             return "(no database)"
         return self.backend + (f" [{self.driver}]" if self.driver else "")
 
-    def rerun_command(self, prog: str = "sa-conformance run") -> str:
-        """The command that reruns exactly this claim on this backend."""
+    def rerun_command(self, prog: str = "sa-conformance run", server_option: str | None = None) -> str:
+        """The command that reruns exactly this claim on this backend
+        (``server_option``: the run's own server, e.g. ``--mysql-url URL``)."""
         cmd = f"{prog} --claim {self.claim}"
         if self.backend:
             cmd += f" --backend {self.selector or self.backend}"
+            if server_option:
+                cmd += f" {server_option}"
         return cmd
 
-    def replace(self, **changes: Any) -> "Record":
+    def replace(self, **changes: Any) -> Record:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -187,7 +199,7 @@ class Record:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "Record":
+    def from_dict(cls, d: Mapping) -> Record:
         src = d.get("source")
         return cls(
             claim=d["claim"], backend=d.get("backend"), driver=d.get("driver"), scope_mode=d["scope_mode"],
@@ -229,6 +241,11 @@ class Run:
     def hypothesis(self) -> Mapping:
         return self.extra.get("hypothesis", {})
 
+    def server_option(self, backend: str | None) -> str | None:
+        """The option that named ``backend``'s server in this run (redacted),
+        e.g. ``--mysql-url 'mysql+pymysql://root@127.0.0.1:3306/test'``."""
+        return self.extra.get("server_options", {}).get(backend) if backend else None
+
     def to_dict(self) -> dict:
         d = {name: _thaw(getattr(self, name)) for name in self._TYPED}
         d.update(_thaw(self.extra))
@@ -236,7 +253,7 @@ class Run:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "Run":
+    def from_dict(cls, d: Mapping) -> Run:
         return cls(
             **{name: d.get(name) for name in cls._TYPED if name not in ("backends_selected", "backends")},
             backends_selected=tuple(d.get("backends_selected", ())),
@@ -254,13 +271,18 @@ class TestCounts:
     __test__ = False  # not a pytest test class
 
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: tests that reported (one per node id); pytest's words overlap (a test that
+    #: passes and then errors at teardown is "1 passed, 1 error"), so it is counted apart
+    tests: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", _frozen({k: v for k, v in self.counts.items() if v}))
+        if self.tests is None:  # not counted apart: every test has one word besides "errors"
+            object.__setattr__(self, "tests", sum(v for k, v in self.counts.items() if k != "errors"))
 
     @property
     def total(self) -> int:
-        return sum(v for k, v in self.counts.items() if k != "errors")
+        return int(self.tests or 0)
 
     def line(self) -> str:
         order = ("failed", "passed", "skipped", "xfailed", "xpassed", "errors")
@@ -336,14 +358,14 @@ class Document:
         return d
 
     @classmethod
-    def from_dict(cls, d: Any, where: str = "results") -> "Document":
+    def from_dict(cls, d: Any, where: str = "results") -> Document:
         check_format(d, where)
         validate(d, where)
         return cls(
             suite_name=d["suite"]["name"], suite_version=d["suite"]["version"], complete=d["complete"],
             exit_status=d["exit_status"], run=Run.from_dict(d["run"]), claims=d["claims"],
             records=tuple(Record.from_dict(r) for r in d["results"]),
-            tests=TestCounts(d["tests"].get("outcomes", {})),
+            tests=TestCounts(d["tests"].get("outcomes", {}), tests=d["tests"].get("total")),
         )
 
 

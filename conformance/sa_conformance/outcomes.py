@@ -6,7 +6,7 @@ Part of the results model: import these from :mod:`sa_conformance.model`.
 from __future__ import annotations
 
 import enum
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 #: the unit every report counts, said the same way everywhere
 UNIT = "claim verdicts (claim × backend × driver × scope mode)"
@@ -86,3 +86,24 @@ def claims_line(counts: Mapping[Outcome, int]) -> str:
     total = sum(counts.values())
     parts = [f"{n} {o.label}" for o, n in sorted(counts.items(), key=lambda kv: kv[0].rank) if n]
     return f"claims: {total} {UNIT}" + (": " + ", ".join(parts) if parts else "")
+
+
+def verdict_changes_line(old_total: int, new_total: int, new_failing: int,
+                         pairs: Iterable[tuple[Outcome | None, Outcome | None, bool]]) -> str:
+    """``verdicts: 1018 → 1018 claim verdicts (...); 208 newly failing (45 FAIL, ...), 2 still failing,
+    0 fixed, 3 other changes``: what a diff of two runs changed, in the unit every report counts
+    (newly + still failing = the new run's failing verdicts).  ``pairs``: (old outcome, new
+    outcome, changed) per verdict the diff looked at (None: absent)."""
+    newly: dict[Outcome, int] = {}
+    fixed = other = 0
+    for old, new, changed in pairs:
+        if new is not None and new.bad and not (old is not None and old.bad):
+            newly[new] = newly.get(new, 0) + 1
+        elif old is not None and old.bad and new is not None and not new.bad:
+            fixed += 1
+        elif changed:
+            other += 1
+    parts = ", ".join(f"{n} {o.label}" for o, n in sorted(newly.items(), key=lambda kv: kv[0].rank))
+    still = new_failing - sum(newly.values())
+    return (f"verdicts: {old_total} → {new_total} {UNIT}; {sum(newly.values())} newly failing"
+            + (f" ({parts})" if parts else "") + f", {still} still failing, {fixed} fixed, {other} other changes")

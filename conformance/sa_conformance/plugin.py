@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 from . import attribution, leakguard, selection
 from .catalogue import Catalogue, CatalogueError, load_catalogue
 from .paths import CATALOGUE_DIR
+from .profiles import ENV_PROFILE, PROFILES, SHRINK_SECONDS, bound_shrinking, default_profile, property_timeout
 
 CATALOGUE_KEY = pytest.StashKey[Catalogue]()
 #: claim ids an item cites (set on every collected item with a claim mark)
@@ -28,48 +29,10 @@ NOT_APPLICABLE_KEY = pytest.StashKey[str]()
 #: claim ids chosen with --claim (None: every claim)
 SELECTION_KEY = pytest.StashKey[object]()
 
-ENV_PROFILE = "SA_CONFORMANCE_HYPOTHESIS_PROFILE"
 #: set (by `sa-conformance bisect`/`history`): run claims outside their since/until
 #: too, so the verdict shows where the behaviour really changes
 ENV_IGNORE_RANGES = "SA_CONFORMANCE_IGNORE_RANGES"
 SA_VERSION = sqlalchemy.__version__
-
-# -- hypothesis profiles -----------------------------------------------------
-_common = dict(
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile("ci", derandomize=True, database=None, max_examples=25, stateful_step_count=25, **_common)
-settings.register_profile("dev", max_examples=40, stateful_step_count=30, **_common)
-settings.register_profile("thorough", max_examples=400, stateful_step_count=60, **_common)
-PROFILES = ("ci", "dev", "thorough")
-#: wall-clock seconds hypothesis may spend shrinking the failures of one test,
-#: per profile (hypothesis' own default, 300 s, is kept under ``thorough``).
-#: A failing world walk costs ~0.1 s per replay, and shrinking one replays it
-#: a thousand times and more: unbounded, one failing property held a CI run
-#: for minutes. Verdicts never depend on it; only how far a walk is shrunk does.
-SHRINK_SECONDS = {"ci": 20, "ci-noshrink": 20, "dev": 60}
-
-
-def bound_shrinking(profile: str) -> None:
-    """Cap the time hypothesis spends shrinking under ``profile`` (see
-    ``SHRINK_SECONDS``). Hypothesis has no setting for it, only the module
-    constant its engine reads at each shrink; absent, nothing is changed."""
-    from hypothesis.internal.conjecture import engine
-
-    default = engine.__dict__.setdefault("_sa_conformance_default_shrink_seconds",
-                                         getattr(engine, "MAX_SHRINKING_SECONDS", None))
-    if default is not None:
-        engine.MAX_SHRINKING_SECONDS = SHRINK_SECONDS.get(profile, default)
-
-
-def default_profile() -> str:
-    chosen = os.environ.get(ENV_PROFILE)
-    if chosen:
-        return chosen
-    return "ci" if os.environ.get("CI", "").lower() in ("1", "true", "yes") else "dev"
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("claims_catalogue", "claims catalogue directory, relative to the ini file (default: the packaged sa_conformance/claims)")
@@ -170,7 +133,10 @@ def test_id(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     cat = config.stash[CATALOGUE_KEY]
     _select_claims(config, items)
+    prop_timeout = property_timeout(str(settings._current_profile))
     for item in items:
+        if prop_timeout and item.get_closest_marker("property") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(prop_timeout))
         ids = item_claims(item)
         item.stash[CLAIMS_KEY] = ids
         unknown = cat.unknown(ids)

@@ -5,8 +5,9 @@ they run claims outside their since/until too (``SA_CONFORMANCE_IGNORE_RANGES``)
 and reduce each claim's records to one observation:
 
 * ``holds``  every judged record passes (or passes unexpectedly)
-* ``fails``  some record fails, errors or is an expected failure
-* ``skip``   nothing judged (skipped: the backend lacks a capability, ...)
+* ``fails``  some record fails or is an expected failure
+* ``skip``   nothing judged (skipped: the backend lacks a capability, ...;
+             or its tests only errored: an error judges no claim)
 
 Results are cached per release and claim selection under
 ``<cache>/results/<key>/<release>/results.json`` and reused while the suite
@@ -35,7 +36,7 @@ def observe(doc, claim_ids=None) -> dict[str, str]:
         out.setdefault(r.claim, []).append(r.outcome.value)
     result = {}
     for cid, outcomes in out.items():
-        if any(o in ("fail", "error", "expected-fail") for o in outcomes):
+        if any(o in ("fail", "expected-fail") for o in outcomes):
             result[cid] = FAILS
         elif any(o in ("pass", "unexpected-pass") for o in outcomes):
             result[cid] = HOLDS
@@ -83,7 +84,8 @@ def probe_release(release: str, opts: RunOptions, *, root: Path | None = None, p
     if log:
         log(f"SQLAlchemy {release}: running")
     outcome = run_in_env(_with_env(env), root / release, opts, quiet=True)
-    if outcome.returncode not in (0, 1):
+    # exit 3 with complete results: every test on a backend errored (load_own_results refuses the rest)
+    if outcome.returncode not in (0, 1, 3):
         from .env_runner import RunRefused
 
         raise RunRefused(f"the SQLAlchemy {release} run failed (exit {outcome.returncode}); "

@@ -86,6 +86,21 @@ def describe_new_backends(config: pytest.Config, all_of_them: bool = False) -> d
     return dict(described) if all_of_them else new
 
 
+def server_options(config: pytest.Config) -> dict[str, str]:
+    """Backend -> the server option this run was given (``--mysql-url URL``),
+    so a rerun command reaches the same server; the URL is redacted later."""
+    try:
+        from sa_fixtures.backends import SERVER_BACKENDS
+    except ImportError:  # the fixtures plugin is not installed
+        return {}
+    out: dict[str, str] = {}
+    for name, kind in SERVER_BACKENDS.items():
+        url = config.getoption(f"sa_{kind}_url", None)
+        if url:
+            out[name] = f"--{kind}-url {shlex.quote(str(url))}"
+    return out
+
+
 def results_path(config: pytest.Config) -> Path:
     explicit = config.getoption("sa_results")
     if explicit:
@@ -131,6 +146,7 @@ class Recorder:
         self.redact = make_redactor(config)
         self.collector = Collector(self.redact)
         self.test_counts: dict[str, int] = {}
+        self.test_ids: set[str] = set()
         self.started = now_iso()
         self.finished: str | None = None
         self.last_write = 0.0
@@ -189,6 +205,7 @@ class Recorder:
             },
             "backends_selected": selected,
             "backends": backends,
+            "server_options": server_options(config),
         }))
 
     def document(self, complete: bool, exit_status: int | None) -> Document:
@@ -200,7 +217,7 @@ class Recorder:
         return Document(
             suite_version=SUITE_VERSION, complete=complete, exit_status=exit_status, run=self.run_info(),
             claims=embedded_claims(self.catalogue, records), records=tuple(records),
-            tests=TestCounts(self.test_counts),
+            tests=TestCounts(self.test_counts, tests=len(self.test_ids)),
         )
 
     def write(self, complete: bool = False, exit_status: int | None = None) -> Document | None:
@@ -223,9 +240,11 @@ class Recorder:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.write(complete=False)
 
+    @pytest.hookimpl(trylast=True)  # after pytest's terminal and JUnit: an interrupt in a write loses no count
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         category = self.config.hook.pytest_report_teststatus(report=report, config=self.config)[0]
         if category in _CATEGORY:
+            self.test_ids.add(report.nodeid)
             name = _CATEGORY[category]
             self.test_counts[name] = self.test_counts.get(name, 0) + 1
         self.unwritten_failure = self.unwritten_failure or report.failed

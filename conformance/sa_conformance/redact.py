@@ -1,51 +1,40 @@
-"""Credential redaction for everything the reports write or print.
+"""Credentials in everything the reports write or print.
 
-A single URL is redacted by :func:`sa_fixtures.redaction.redact_url`
-(re-exported here); free text (messages, tracebacks, command lines) by a
-:class:`Redactor`, in two layers:
-
-* a pattern: the password part of anything shaped like a URL with
-  credentials (``scheme://user:password@host``) becomes ``***``;
-* literal secrets: passwords taken from the URLs the run was given
-  (``--mysql-url``/``--postgresql-url`` and their environment variables) are
-  replaced wherever they appear, even outside a URL (a driver error may echo
-  one).
+Redaction itself is :func:`sa_fixtures.redaction.redact`, the project's one
+redaction function (URL passwords and literal secrets).  A :class:`Redactor`
+only remembers the secrets of a run -- the passwords of the URLs it was
+given (``--mysql-url``/``--postgresql-url`` and their environment variables),
+raw and URL-decoded -- and applies that function with them, to a string or to
+every string inside a JSON-able structure.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import unquote
 
-from sa_fixtures.redaction import MASK, redact_url  # noqa: F401  (the one URL redaction function)
+from sa_fixtures.redaction import MASK, redact
 
-#: ``scheme://user:password@`` -- the password may contain anything but
-#: whitespace, quotes and '@' is matched up to the LAST '@' before the host.
-_URL_CRED = re.compile(
-    r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s'\"<>]*:)(?P<pw>[^\s'\"<>]*)@(?=[^\s@'\"<>]*(?:[\s'\"<>]|$))"
-)
 #: URL-ish options and environment variables whose value may carry a password
 URL_OPTIONS = ("--mysql-url", "--postgresql-url")
 URL_ENV = ("SA_CONFORMANCE_MYSQL_URL", "SA_CONFORMANCE_POSTGRESQL_URL")
+#: ``scheme://user:password@host``: the password runs to the LAST '@' before the host
+_PASSWORD = re.compile(r"://[^:/@\s]*:(?P<pw>[^\s'\"<>]*)@[^\s@'\"<>]*$")
 
 
 def password_of(url: str | None) -> str | None:
-    """The password in ``url`` (raw and unquoted forms both matter), or None."""
+    """The password in ``url`` as written (percent-escapes kept), or None."""
     if not url:
         return None
-    m = _URL_CRED.search(url if " " not in url else url.split()[0])
-    if not m:
-        m = re.search(r"://[^:/@\s]*:(.+)@", url)
-        if not m:
-            return None
-        return m.group(1) or None
-    return m.group("pw") or None
+    m = _PASSWORD.search(url.split()[0] if url.strip() else url)
+    return (m.group("pw") or None) if m else None
 
 
 class Redactor:
-    """Masks URL passwords and a set of literal secrets in text."""
+    """A run's secrets, applied with :func:`sa_fixtures.redaction.redact`."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self.secrets: set[str] = set()
@@ -63,24 +52,15 @@ class Redactor:
     def add_url(self, url: str | None) -> None:
         self.add(password_of(url))
 
-    def __call__(self, text):
-        if text is None:
-            return None
-        if not isinstance(text, str):
-            text = str(text)
-        out = _URL_CRED.sub(lambda m: m.group("head") + MASK + "@", text)
-        # longest first so a secret containing another is masked whole
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if len(secret) >= 3:
-                out = out.replace(secret, MASK)
-        return out
+    def __call__(self, text: Any) -> str | None:
+        return redact(text, self.secrets)
 
     def argv(self, args: Sequence[str]) -> list[str]:
         """A command line with credentials masked, including the value after
         ``--mysql-url``/``--postgresql-url`` (given as one or two words)."""
         return [self(a) for a in args]
 
-    def deep(self, value):
+    def deep(self, value: Any) -> Any:
         """Redact every string inside a JSON-able structure."""
         if isinstance(value, str):
             return self(value)
@@ -98,4 +78,3 @@ def from_environment(extra_urls: Iterable[str | None] = ()) -> Redactor:
     for url in extra_urls:
         r.add_url(url)
     return r
-

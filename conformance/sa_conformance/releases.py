@@ -110,8 +110,9 @@ def series_releases(series: str, *, include_pre: bool = False) -> list[str]:
 
 def releases_between(lo: str | None, hi: str | None) -> list[str]:
     """Final releases with lo <= v <= hi (each a release or a series), oldest first."""
-    lo_v = Version(resolve(lo, newest=False)) if lo else None
-    hi_v = Version(resolve(hi)) if hi else None
+    # a yanked release is a fine range bound (the range just never installs it)
+    lo_v = Version(resolve(lo, newest=False, allow_yanked=True)) if lo else None
+    hi_v = Version(resolve(hi, allow_yanked=True)) if hi else None
     out = []
     for text, info in all_releases().items():
         v = _v(text)
@@ -122,9 +123,10 @@ def releases_between(lo: str | None, hi: str | None) -> list[str]:
     return sorted(out, key=Version)
 
 
-def resolve(spec: str, *, newest: bool = True) -> str:
+def resolve(spec: str, *, newest: bool = True, allow_yanked: bool = False) -> str:
     """A series -> its newest (``newest=False``: oldest) final release; a
-    release -> itself if the registry has it."""
+    release -> itself if the registry has it (and, unless ``allow_yanked``,
+    it is not yanked)."""
     spec = spec.strip()
     if SERIES_PATTERN.match(spec):
         found = series_releases(spec)
@@ -133,7 +135,7 @@ def resolve(spec: str, *, newest: bool = True) -> str:
         return found[-1] if newest else found[0]
     releases = all_releases()
     if spec in releases:
-        if releases[spec]["yanked"]:
+        if releases[spec]["yanked"] and not allow_yanked:
             raise ReleaseError(f"SQLAlchemy {spec} is yanked on the registry")
         return spec
     v = _v(spec)

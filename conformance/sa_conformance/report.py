@@ -10,9 +10,9 @@ database has no column; its verdict shows in the claim's own cell.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from .catalogue import FAMILIES
 from .model import BAD, UNIT, Document, Outcome, Record, claims_line, worst
@@ -68,6 +68,11 @@ class Matrix:
     cells: dict[tuple[str, int], Cell] = field(default_factory=dict)  # (claim, column) -> cell
     no_db: dict[str, list[tuple[str, Record]]] = field(default_factory=dict)  # claim -> [(run label, record)]
 
+    @property
+    def verdicts(self) -> int:
+        """Every record is shown exactly once: in a backend cell or the claim's cell."""
+        return sum(len(c.records) for c in self.cells.values()) + sum(len(v) for v in self.no_db.values())
+
     def families(self) -> list[tuple[str, list[dict]]]:
         groups: dict[str, list[dict]] = {}
         for c in sorted(self.claims.values(), key=lambda c: c["id"]):
@@ -105,20 +110,21 @@ def build_matrix(docs: Sequence[Document]) -> Matrix:
         backends.extend(b for b in doc.backends() if b not in backends)
     columns = [Column(i, b, b, run.label if len(runs) > 1 else "") for b in backends for i, run in enumerate(runs)]
     matrix = Matrix(runs=runs, claims=claims, columns=columns)
-    order = lambda r: (r.scope_mode != "default", r.scope_mode, r.driver or "")  # noqa: E731
+
+    def order(r: Record) -> tuple:
+        return (r.scope_mode != "default", r.scope_mode, r.driver or "")
+
     for ci, col in enumerate(columns):
         doc = runs[col.run].doc
         by_claim: dict[str, list[Record]] = {}
         for rec in doc.records:
             if rec.backend == col.backend:
                 by_claim.setdefault(rec.claim, []).append(rec)
-            elif rec.outcome is Outcome.NOT_RUN:
-                by_claim.setdefault(rec.claim, []).append(rec)
         for cid, recs in by_claim.items():
             matrix.cells[(cid, ci)] = Cell(sorted(recs, key=order))
-    for run in runs:
+    for run in runs:  # verdicts without a backend (no database, or not run) show once, in the claim's cell
         for rec in run.doc.records:
-            if rec.backend is None and rec.outcome is not Outcome.NOT_RUN:
+            if rec.backend is None:
                 matrix.no_db.setdefault(rec.claim, []).append((run.label, rec))
     return matrix
 
@@ -142,12 +148,22 @@ def version_range(claim: dict) -> str:
     return "all versions"
 
 
+def source_label(path: str) -> str:
+    """``sa_conformance/suite/test_remove.py`` for a test of the packaged suite
+    (the same in this repository and in an installed wheel); else the path."""
+    marker = "/sa_conformance/"
+    return "sa_conformance/" + path.rsplit(marker, 1)[1] if marker in path else path
+
+
 def _is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 
 
-def rerun(rec: Record) -> dict[str, str]:
-    return {"user": rec.rerun_command(RERUN_USER), "repo": rec.rerun_command(RERUN_REPO)}
+def rerun(rec: Record, doc: Document | None = None) -> dict[str, str]:
+    """How a reviewer reruns exactly this verdict's claim on its backend (and
+    the run's server), as a user and inside this repository."""
+    option = doc.run.server_option(rec.backend) if doc is not None else None
+    return {"user": rec.rerun_command(RERUN_USER, option), "repo": rec.rerun_command(RERUN_REPO, option)}
 
 
 # -- Markdown ------------------------------------------------------------------
@@ -211,7 +227,7 @@ def _failure_lines(doc: Document, rec: Record, redact: Redactor) -> list[str]:
     if rec.detail_from:
         where = f" ({rec.source.path}:{rec.source.line})" if rec.source else ""
         out.append(f"  - test: `{rec.detail_from}`{where}")
-    out.append(f"  - rerun: `{rec.rerun_command(RERUN_USER)}`")
+    out.append(f"  - rerun: `{rerun(rec, doc)['user']}`")
     if rec.repro:
         out += ["  - reproduce:", "    ```"]
         out += ["    " + line for line in redact(rec.repro).splitlines()[:12]]
@@ -235,7 +251,9 @@ def markdown_summary(docs: Sequence[Document], redact: Redactor | None = None) -
             f"{run.started} → {run.finished or '…'} · {state}\n"
         )
         out.append(f"**{doc.claims_line()}**  ")
-        out.append(f"tests (as pytest counts them): {doc.tests.line()}\n")
+        out.append(f"tests (as pytest counts them): {doc.tests.total} tests: {doc.tests.line()}  ")
+        out.append("FAIL: a claim whose check failed; ERROR: a test that broke without judging its claims "
+                   "(setup/teardown error, a leak after its checks passed, an error outside every claim's check).\n")
         if run.backends:
             out += _backend_rows(doc)
         out += _totals_rows(doc)
@@ -243,7 +261,10 @@ def markdown_summary(docs: Sequence[Document], redact: Redactor | None = None) -
         if not bad:
             out.append("No failing verdicts.\n")
             continue
+        kinds = ", ".join(f"{n} {o.label}" for o, n in sorted(doc.verdict_counts().items(), key=lambda kv: kv[0].rank)
+                          if o.bad and n)
         out.append(f"### Failing verdicts ({len(bad)})\n")
+        out.append(f"{kinds} (of the claims line above)\n")
         for rec in bad[:MAX_FAILURES_MD]:
             out += _failure_lines(doc, rec, redact)
         if len(bad) > MAX_FAILURES_MD:
@@ -303,6 +324,7 @@ def html_matrix(docs: Sequence[Document], redact: Redactor | None = None, title:
         version_range=version_range,
         is_url=_is_url,
         rerun=rerun,
+        source_label=source_label,
         multi_runs=len(matrix.runs) > 1,
         backend_groups=_backend_groups(matrix),
         n_backends=len(matrix.backends),

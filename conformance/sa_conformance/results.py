@@ -24,7 +24,12 @@ import pytest
 
 from . import collect
 from .recorder import (
-    DEFAULT_DIR, ENV_RESULTS_DIR, RESULTS_NAME, Recorder, describe_new_backends, make_redactor,
+    DEFAULT_DIR,
+    ENV_RESULTS_DIR,
+    RESULTS_NAME,
+    Recorder,
+    describe_new_backends,
+    make_redactor,
 )
 
 EXPECT_KEY = pytest.StashKey[list]()
@@ -142,12 +147,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         call.when, report, exc, checked=item.stash.get(CHECKED_KEY, ()) if call.when == "call" else (),
         xfail_reason=_xfail_reason(item), leak_type=LeakError,
     )
-    if call.when == "call" and report.failed:
+    if call.when in ("setup", "call") and report.failed:
         item.stash[CALL_FAILED_KEY] = True
     if call.when == "teardown":
         if isinstance(exc, LeakError) and item.stash.get(CALL_FAILED_KEY, False):
-            # The test already failed: the leak is data on this report, not a
-            # second error (which JUnit would show as a second <testcase>).
+            # The test already failed (or errored at setup): the leak is data on
+            # this report, not a second error (JUnit would show a second <testcase>).
             phase = dict(phase, outcome="passed", leak_after_failure=phase["exc"]["message"])
             report.outcome = "passed"
             report.longrepr = None

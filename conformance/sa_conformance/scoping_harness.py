@@ -24,112 +24,21 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import queue
-import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Iterator
+from typing import Any, Callable
 
 import pytest
 import sqlalchemy
+from sa_fixtures.backends import POOLS
 from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from sa_fixtures.backends import POOLS
-
 from .models import User, metadata
+from .scope_workers import COMMAND_TIMEOUT, GreenletWorker, Request, ThreadWorker
 
 SCOPE_MODES = ("thread-local", "scopefunc", "asyncio-task", "greenlet")
 SYNC_SCOPE_MODES = ("thread-local", "scopefunc", "greenlet")
-COMMAND_TIMEOUT = 20.0
 SA_2 = int(sqlalchemy.__version__.split(".")[0]) >= 2
-
-
-class ScopeCommandTimeout(AssertionError):
-    pass
-
-
-# -- long-lived workers -----------------------------------------------------------
-class ThreadWorker:
-    """A real thread that executes callables sent to it, one at a time."""
-
-    def __init__(self, name: str) -> None:
-        self._q: "queue.Queue[Any]" = queue.Queue()
-        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            item = self._q.get()
-            if item is None:
-                return
-            fn, box, done = item
-            try:
-                box.append(("ok", fn()))
-            except BaseException as exc:  # handed back to the caller
-                box.append(("err", exc))
-            finally:
-                done.set()
-
-    def run(self, fn: Callable[[], Any], timeout: float = COMMAND_TIMEOUT) -> Any:
-        box: list = []
-        done = threading.Event()
-        self._q.put((fn, box, done))
-        if not done.wait(timeout):
-            raise ScopeCommandTimeout(f"{self.thread.name}: command did not finish within {timeout:.0f}s")
-        kind, value = box[0]
-        if kind == "err":
-            raise value
-        return value
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._q.put(None)
-        self.thread.join(timeout)
-
-
-class GreenletWorker:
-    """A greenlet on the calling thread that executes callables switched in."""
-
-    def __init__(self) -> None:
-        import greenlet
-
-        self.glet = greenlet.greenlet(self._loop)
-        self.glet.switch()  # runs to its first wait
-
-    def _loop(self) -> None:
-        item = self.glet.parent.switch()
-        while item is not None:
-            try:
-                result = ("ok", item())
-            except BaseException as exc:
-                result = ("err", exc)
-            item = self.glet.parent.switch(result)
-
-    def run(self, fn: Callable[[], Any]) -> Any:
-        kind, value = self.glet.switch(fn)
-        if kind == "err":
-            raise value
-        return value
-
-    def stop(self) -> None:
-        if not self.glet.dead:
-            self.glet.switch(None)
-
-
-class Request:
-    """A request-like, hashable scope token (the docs' get_current_request())."""
-
-    def __init__(self, number: int) -> None:
-        self.number = number
-
-    def __repr__(self) -> str:
-        return f"Request({self.number})"
-
-
-def observer_for(backend: Any) -> Any:
-    """A pooled engine for reading committed rows from outside the Sessions
-    under test (None where the backend has no independent connections)."""
-    if not backend.has("independent_connections"):
-        return None
-    return backend.observer  # the backend's one observer engine
 
 
 # -- harnesses ----------------------------------------------------------------------
@@ -209,14 +118,9 @@ class ScopeHarness:
         return self.run(k, lambda: list(self.registry.scalars(stmt).all()))
 
     def rows(self) -> list[str]:
-        """Committed user names, read on an independent connection (a pooled
-        observer engine where the backend has independent connections: a new
-        transaction per read, without a server round-trip to connect)."""
-        observer = observer_for(self.backend)
-        if observer is None:
-            return sorted(r[0] for r in self.backend.rows("users", "name"))
-        with observer.connect() as conn:
-            return sorted(conn.execute(select(User.name)).scalars().all())
+        """Committed user names, read through the backend's one observer engine
+        (a connection no Session under test uses, where the backend has them)."""
+        return sorted(r[0] for r in self.backend.rows("users", "name"))
 
     def pool_checked_out(self) -> int:
         return sum(POOLS.checked_out().values())
@@ -224,17 +128,17 @@ class ScopeHarness:
     def close(self) -> None:
         """Remove every scope's Session (closing it) and stop the workers."""
         errors: list[BaseException] = []
+        reg = self.registry.registry
+
+        def _cleanup() -> Any:
+            if reg.has():
+                s = reg()
+                reg.clear()
+                return s.close()
+            return None
+
         for k in list(self._scopes()):
             try:
-                reg = self.registry.registry
-
-                def _cleanup() -> Any:
-                    if reg.has():
-                        s = reg()
-                        reg.clear()
-                        return s.close()
-                    return None
-
                 self.run(k, _cleanup)
             except BaseException as exc:  # keep going; report the first
                 errors.append(exc)
@@ -378,7 +282,7 @@ class AsyncioTaskHarness(ScopeHarness):
                 return asyncio.ensure_future(self._worker(q)), q
 
             self._tasks[k] = self.loop.run_until_complete(_start())
-        task, q = self._tasks[k]
+        _task, q = self._tasks[k]
 
         async def _submit() -> Any:
             fut = self.loop.create_future()

@@ -6,7 +6,10 @@ and pytest's exit status.
 code  meaning
 ====  =====================================================================
 0     every applicable claim conforms (skips and not-applicable are fine)
-1     some claim does not conform (a fail, error or unexpected pass)
+1     some claim does not conform: a failed check, an unexpected pass, or
+      a test that errored (raised outside its checks, timed out, left a
+      connection or Session behind); the claims whose checks failed are
+      named first, the merely errored ones apart
 2     usage or bad input (pytest usage error; the selection matched no test)
 3     the run could not judge: a backend could not be provisioned, the run
       was interrupted or is incomplete, pytest crashed, or every test on a
@@ -14,7 +17,7 @@ code  meaning
 ====  =====================================================================
 
 Only schema fields are read: ``complete``, ``exit_status``, ``results[]``
-(``backend``, ``outcome``, ``counts``, ``claim``).
+(``backend``, ``driver``, ``outcome``, ``counts``, ``claim``, ``leak``).
 """
 
 from __future__ import annotations
@@ -73,6 +76,24 @@ def nonconforming_claims(document: dict) -> list[str]:
     })
 
 
+def errored_only_claims(document: dict) -> list[str]:
+    """Non-conforming claims none of whose checks failed: every bad record is
+    an ``error`` (the test raised outside every claim's check -- a timeout, a
+    driver error -- or left a connection or Session behind after its checks
+    held: ``leak``).  Usually a symptom of another claim's failure (a broken
+    ``remove()`` leaks in every test that cleans up with it)."""
+    only_errors: dict[str, bool] = {}
+    for r in document.get("results") or []:
+        if r.get("outcome") in NONCONFORMING_OUTCOMES:
+            cid = str(r.get("claim"))
+            only_errors[cid] = only_errors.get(cid, True) and r.get("outcome") == "error"
+    return sorted(c for c, errored in only_errors.items() if errored)
+
+
+def _listed(ids: list[str], limit: int = 10) -> str:
+    return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
 def decide(document: dict | None, pytest_status: int | None = None) -> Verdict:
     """The exit code of a run and why.  ``pytest_status`` defaults to the
     document's ``exit_status``; ``document`` is None when no results file was
@@ -99,8 +120,17 @@ def decide(document: dict | None, pytest_status: int | None = None) -> Verdict:
         ))
     failing = nonconforming_claims(document)
     if failing:
-        shown = ", ".join(failing[:10]) + (f" and {len(failing) - 10} more" if len(failing) > 10 else "")
-        return Verdict(NONCONFORMING, (f"{len(failing)} claim(s) do not conform: {shown}",))
+        errored = set(errored_only_claims(document))
+        checked = [c for c in failing if c not in errored]
+        not_judged = (f"{len(errored)} {'more ' if checked else ''}claim(s) not judged: their tests errored outside "
+                      f"a check or left a connection or Session behind: {_listed(sorted(errored))}")
+        # Errors alone still do not conform: a SQLAlchemy that raises where the documentation
+        # promises a result, hangs, or leaks a connection breaks the test before or after its
+        # checks. Only "every test on a backend errored" (above) points at the host instead.
+        reasons = [f"{len(checked)} claim(s) do not conform: {_listed(checked)}"] if checked else []
+        if errored:
+            reasons.append(not_judged + ("" if checked else " (no check failed)"))
+        return Verdict(NONCONFORMING, tuple(reasons))
     if status == PYTEST_FAILED:
         return Verdict(NONCONFORMING, ("pytest reported failures outside the claims' records",))
     return Verdict(CONFORMS, ())

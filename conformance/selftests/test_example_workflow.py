@@ -62,4 +62,6 @@ def test_workflow_is_the_one_a_user_copies() -> None:
     assert re.search(r"sa-conformance run .*--require-backend mysql", text)
     assert re.search(r"sa-conformance upgrade \"\$UPGRADE_FROM\" \"\$UPGRADE_TO\"", text)
     assert "--shard" in text and "sa-conformance report" in text
+    # the shards' results merge into one heatmap and the list of claims whose flips disagree with their range
+    assert re.search(r"sa-conformance history --series \"\$UPGRADE_FROM\" --merge --results history", text)
     assert "upload-artifact" in text

@@ -136,7 +136,7 @@ def test_server_killed_mid_run_fails_fast_and_leaves_nothing(
     assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 2, out[-3000:]
     # Each affected test is named with a one-line connection error, not a timeout.
     for name in ("test_3_after_the_kill_uses_the_db", "test_4_after_the_kill_opens_a_session"):
-        line = next((l for l in out.splitlines() if name in l and l.startswith(("FAILED", "ERROR"))), None)
+        line = next((ln for ln in out.splitlines() if name in ln and ln.startswith(("FAILED", "ERROR"))), None)
         assert line is not None, out[-3000:]
         assert "Timeout" not in line and ("is gone" in line or "Lost connection" in line or "Can't connect" in line
                                           or "gone away" in line or "2013" in line or "2003" in line), line

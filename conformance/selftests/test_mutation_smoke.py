@@ -4,36 +4,43 @@ regresses.
 Each mutation of ``sa_conformance.mutations`` is applied in a *subprocess*
 pytest run (``-p sa_conformance.mutations`` + ``SA_CONFORMANCE_MUTATION``) over
 the test modules of the claims it must break; the claims whose tests failed
-or errored are read from ``--claims-dump`` (test -> claim ids) and the JUnit
-XML (outcomes), and every claim the mutation names must be among them.  The
-mutation never touches this process.
+or errored are read from the run's ``results.json`` (claim verdicts, each
+attributed to the claim whose check failed), and every claim the mutation
+names must be among them.  The mutation never touches this process.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import sqlalchemy
+from sa_conformance import mutation_patches as patches
 from sa_conformance import mutations
 from sa_conformance.mutations import MUTATIONS, Mutation
+from sa_conformance.paths import SUITE_DIR as TESTS
+from sa_conformance.resultsio import load_results
+from sa_fixtures.backends import BACKENDS
 
 pytestmark = pytest.mark.selfcheck
 
 REPO = Path(__file__).resolve().parents[2]
-from sa_conformance.paths import SUITE_DIR as TESTS  # noqa: E402
 #: bounds for one mutated inner run (a mutation may make a test hang: the
 #: inner per-test timeout cuts it, the outer timeout bounds the whole run)
 INNER_TEST_TIMEOUT = 20
 INNER_RUN_TIMEOUT = 55
-#: seconds a mutated mysql run's statement waits for a row lock
+#: seconds a mutated run's statement on a server waits for a row lock
 INNER_LOCK_WAIT = 3
+#: per server kind: URL query that bounds those waits (a mutation may leave a
+#: transaction open whose locks the next write, or the final DROP DATABASE, would wait on)
+LOCK_WAIT_QUERY = {
+    "mysql": {"init_command": f"SET SESSION innodb_lock_wait_timeout={INNER_LOCK_WAIT}, "
+                              f"lock_wait_timeout={INNER_LOCK_WAIT}"},
+}
 
 
 def family_module_globs(claims: tuple[str, ...]) -> list[str]:
@@ -67,7 +74,7 @@ def _tests_citing(path: Path, claims: set[str]) -> list[str]:
 def selection_for(mutation: Mutation, backend_name: str) -> list[str]:
     """The tests citing the mutation's claims (claims are tested in their
     family modules, so only those are read), plus any extra modules."""
-    claims = set(mutation.claims) | (set(mutation.mysql_claims) if backend_name == "mysql" else set())
+    claims = set(mutation.claims_for(backend_name))
     found: list[str] = []
     for claim in sorted(claims):
         paths = [p for g in family_module_globs((claim,)) for p in sorted(TESTS.glob(g))]
@@ -83,25 +90,16 @@ def selection_for(mutation: Mutation, backend_name: str) -> list[str]:
     return found
 
 
-def red_claims(dump: Path, junit: Path) -> tuple[dict[str, list[str]], int]:
-    """claim id -> failing test ids, and the number of test cases run."""
-    tests = json.loads(dump.read_text())
-    # "conformance/sa_conformance/suite/test_x.py::Cls::test_f" -> ("conformance.tests.test_x.Cls", "test_f")
-    by_junit: dict[tuple[str, str], list[str]] = {}
-    for test_id, claims in tests.items():
-        parts = test_id.split("::")
-        classname = ".".join([parts[0].removesuffix(".py").replace("/", "."), *parts[1:-1]])
-        by_junit[(classname, parts[-1])] = claims
+def red_claims(results: Path) -> tuple[dict[str, list[str]], int]:
+    """claim id -> the tests behind its failing verdicts (fail, error or
+    unexpected pass: the claim that failed its check, not every claim of a
+    failing test), and the number of tests run -- from the run's results.json."""
+    doc = load_results(results)
     red: dict[str, list[str]] = {}
-    cases = 0
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        cases += 1
-        if case.find("failure") is None and case.find("error") is None:
-            continue
-        name = case.get("name", "")
-        for cid in by_junit.get((case.get("classname", ""), name.split("[", 1)[0]), []):
-            red.setdefault(cid, []).append(f"{case.get('classname')}::{name}")
-    return red, cases
+    for rec in doc.records:
+        if rec.outcome.bad:
+            red.setdefault(rec.claim, []).append(rec.detail_from or "?")
+    return red, doc.tests.total
 
 
 def run_mutated(
@@ -109,14 +107,12 @@ def run_mutated(
 ) -> tuple[dict[str, list[str]], int, str]:
     modules = selection_for(mutation, backend_name)
     assert modules, f"{mutation.name}: no test in {family_module_globs(mutation.claims)} cites {mutation.claims}"
-    dump, junit = tmp / "claims.json", tmp / "junit.xml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env[mutations.ENV] = mutation.name
-    env["SA_CONFORMANCE_RESULTS_DIR"] = str(tmp / "results")
     argv = [
         sys.executable, "-m", "pytest", "-p", "sa_conformance.mutations", "-p", "no:cacheprovider",
         "-p", "no:randomly", "-p", "no:xdist", "-m", "not selfcheck", "-o", "console_output_style=classic",
-        f"--timeout={INNER_TEST_TIMEOUT}", f"--claims-dump={dump}", f"--junitxml={junit}",
+        f"--timeout={INNER_TEST_TIMEOUT}", f"--results={tmp / 'results.json'}",
         "--backend", backend_name, *extra, *modules,
     ]
     with subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
@@ -127,13 +123,13 @@ def run_mutated(
             stdout, stderr = proc.communicate()
             pytest.fail(f"mutated run did not finish within {INNER_RUN_TIMEOUT}s:\n{stdout[-1500:]}", pytrace=False)
         finally:
-            if "--mysql-url" in extra:
-                _drop_inner_database(extra[extra.index("--mysql-url") + 1], proc.pid)
+            if extra:  # [--<kind>-url, URL] of a server backend
+                _drop_inner_database(BACKENDS[backend_name].provisioner, extra[1], proc.pid)
     proc.stdout, proc.stderr = stdout, stderr  # type: ignore[misc]
     assert proc.returncode in (0, 1), f"inner run crashed (exit {proc.returncode}):\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}"
     # The header proves the mutation was applied (an inert run would "catch" nothing for the wrong reason).
     assert f"MUTATION ACTIVE: {mutation.name}" in proc.stdout, proc.stdout[:1500]
-    red, cases = red_claims(dump, junit)
+    red, cases = red_claims(tmp / "results.json")
     return red, cases, proc.stdout
 
 
@@ -141,9 +137,7 @@ def _cases() -> list:
     params = []
     for m in MUTATIONS.values():
         marks = [pytest.mark.xfail(reason=f"NOT CAUGHT by the suite: {m.gap}", strict=True)] if m.gap else []
-        params.append(pytest.param(m.name, "sqlite-memory", id=f"{m.name}-sqlite-memory", marks=marks))
-        if m.mysql:
-            params.append(pytest.param(m.name, "mysql", id=f"{m.name}-mysql", marks=marks))
+        params += [pytest.param(m.name, b, id=f"{m.name}-{b}", marks=marks) for b in m.backends]
     return params
 
 
@@ -151,14 +145,14 @@ def _cases() -> list:
 def test_mutation_turns_its_claims_red(name: str, backend_name: str, tmp_path: Path, pytestconfig, catalogue):
     """Each deliberate regression makes the tests of the claims it names fail."""
     mutation = MUTATIONS[name]
-    named = mutation.claims + (mutation.mysql_claims if backend_name == "mysql" else ())
+    named = mutation.claims_for(backend_name)
     unknown = catalogue.unknown(named)
     assert not unknown, f"{name}: names claims not in the catalogue: {unknown}"
     # A claim outside the running SQLAlchemy's range is not tested here, so cannot turn red.
     expected = tuple(c for c in named if catalogue[c].applies_to(sqlalchemy.__version__))
     if not expected and not mutation.gap:
         pytest.skip(f"not applicable: none of {named} holds for SQLAlchemy {sqlalchemy.__version__}")
-    extra = _mysql_args(pytestconfig) if backend_name == "mysql" else []
+    extra = _server_args(pytestconfig, backend_name)
     red, cases, out = run_mutated(mutation, tmp_path, backend_name, extra)
     assert cases > 0, f"{name}: the inner run ran no test:\n{out[-1500:]}"
     if mutation.gap:
@@ -172,31 +166,31 @@ def test_mutation_turns_its_claims_red(name: str, backend_name: str, tmp_path: P
     )
 
 
-def _drop_inner_database(url: str, pid: int) -> None:
+def _drop_inner_database(kind: str, url: str, pid: int) -> None:
     """The mutated run's own database (``saconf_<pid>_main``): its drop at the
     end of that run may have given up on locks its leaked sessions held, which
     died with the process; drop it now so nothing is left on the server."""
     from sa_fixtures import provision
 
-    server = provision.Server("mysql", url, "url", "", "")
+    server = provision.Server(kind, url, "url", "", "")
     provision.drop_database(server, f"saconf_{pid}_main")
 
 
-def _mysql_args(config: pytest.Config) -> list[str]:
+def _server_args(config: pytest.Config, backend_name: str) -> list[str]:
+    """``[--<kind>-url, URL]`` reusing this run's server for a server backend
+    (the inner run makes its own database); nothing for an embedded one."""
     from sa_fixtures.pytest_plugin import SELECTED_KEY, SERVERS_KEY
 
-    if "mysql" not in config.stash.get(SELECTED_KEY, ()):
-        pytest.skip("mysql backend not selected (--backend)")
-    info = config.stash.get(SERVERS_KEY, {}).get("mysql") or {}
+    kind = BACKENDS[backend_name].provisioner
+    if kind is None:
+        return []
+    if backend_name not in config.stash.get(SELECTED_KEY, ()):
+        pytest.skip(f"{backend_name} backend not selected (--backend)")
+    info = config.stash.get(SERVERS_KEY, {}).get(backend_name) or {}
     if "url" not in info:
-        pytest.skip(f"mysql unavailable: {info.get('unavailable', 'not provisioned')}")
-    # Reuse this run's server: the inner run makes its own database.  A mutation may leave a
-    # transaction open that holds row/metadata locks; the next write (or the final DROP
-    # DATABASE) would wait innodb_lock_wait_timeout / lock_wait_timeout: bound both.
-    url = sqlalchemy.engine.make_url(info["url"]).update_query_dict(
-        {"init_command": f"SET SESSION innodb_lock_wait_timeout={INNER_LOCK_WAIT}, lock_wait_timeout={INNER_LOCK_WAIT}"}
-    )
-    return ["--mysql-url", url.render_as_string(hide_password=False)]
+        pytest.skip(f"{backend_name} unavailable: {info.get('unavailable', 'not provisioned')}")
+    url = sqlalchemy.engine.make_url(info["url"]).update_query_dict(LOCK_WAIT_QUERY.get(kind, {}))
+    return [f"--{kind}-url", url.render_as_string(hide_password=False)]
 
 
 def test_mutations_are_inert_unless_requested(pytestconfig):
@@ -208,4 +202,6 @@ def test_mutations_are_inert_unless_requested(pytestconfig):
     assert not mutations._ACTIVE
     for owner in (Session, scoped_session, ScopedRegistry, ThreadLocalRegistry):
         for attr in vars(owner).values():
-            assert getattr(attr, "__module__", None) != mutations.__name__, f"{owner.__name__} is patched"
+            assert getattr(attr, "__module__", None) not in (mutations.__name__, patches.__name__), (
+                f"{owner.__name__} is patched"
+            )

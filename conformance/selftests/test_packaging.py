@@ -107,6 +107,8 @@ def test_wheel_declares_no_pytest_plugin_entry_point(built: dict) -> None:
     assert any(
         line.startswith("Requires-Dist: cryptography") and "extra == \"mysql\"" in line for line in metadata.splitlines()
     ), "the mysql extra must pull in cryptography (MySQL 8.4 caching_sha2_password logins)"
+    assert any(line.startswith("Requires-Dist: uv") and "extra" not in line for line in metadata.splitlines()), (
+        "upgrade/bisect/history create their envs with uv: a plain install must bring it")
 
 
 @needs_checkout

@@ -247,7 +247,7 @@ def test_failing_cell_shows_message_and_reproduction_and_filter_hides_passing_ro
     assert "Falsifying example: test_closes(" in dom.within(cell, "pre", "repro")[0]["text"]
     link = dom.within(cell, "a", "source-link")[0]
     assert link["attrs"]["href"] == "file://" + TEST_SOURCE["path"]
-    assert link["text"] == TEST_SOURCE["path"] + ":42"
+    assert link["text"] == "sa_conformance/suite/test_remove.py:42" and link["attrs"]["title"] == TEST_SOURCE["path"]
     cmds = {c["attrs"]["data-kind"]: c["text"] for c in dom.within(cell, "code", "cmd")}
     assert cmds == {"user": "sa-conformance run --claim remove.closes-session --backend mysql",
                     "repo": "pytest --claim remove.closes-session --backend mysql"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sa_conformance.model import (
-    FORMAT_VERSION, Document, Outcome, Record, ResultsError, ResultsFormatError, ResultsMissingError,
+    FORMAT_VERSION, UNIT, Document, Outcome, Record, ResultsError, ResultsFormatError, ResultsMissingError,
     ResultsNotJSONError, ResultsSchemaError, ResultsUnreadableError, Run, Source, worst,
 )
 from sa_conformance.resultsio import load_results, write_document
@@ -106,6 +106,10 @@ def test_exception_group_blames_every_claim_its_members_name():
     from sa_conformance.attribution import attribute
     from sa_conformance.collect import ItemFacts, exception_facts
 
+    if sys.version_info >= (3, 11):
+        from builtins import ExceptionGroup
+    else:  # the backport hypothesis depends on
+        from exceptiongroup import ExceptionGroup
     group = ExceptionGroup("two", [attribute(AssertionError("a"), "x.a"), attribute(AssertionError("b"), "x.b")])
     call = {"when": "call", "outcome": "failed", "duration": 0.0, "exc": exception_facts(group), "checked": ["x.d"]}
     item = ItemFacts("t::x", meta={"claims": ["x.a", "x.b", "x.c", "x.d"]}, phases={"call": call})
@@ -114,3 +118,20 @@ def test_exception_group_blames_every_claim_its_members_name():
         "x.a": (Outcome.FAIL, None), "x.b": (Outcome.FAIL, None), "x.d": (Outcome.PASS, None),
         "x.c": (Outcome.NOT_REACHED, "not reached: the test stopped at a failing check of x.a, x.b"),
     }
+
+
+def test_the_diff_counts_verdicts_like_every_report():
+    """`sa-conformance diff` adds a line in the reports' unit: newly + still
+    failing verdicts add up to the new run's failing verdicts, by outcome."""
+    from sa_conformance.diff import diff_results
+
+    old = small_doc()
+    broken = [r.replace(outcome=Outcome.ERROR, message="teardown: LeakError: leak")
+              if r.claim == "remove.closes-session" and r.backend is None else r for r in old.records]
+    broken.append(Record(claim="remove.other", backend="sqlite-memory", driver="pysqlite", scope_mode="default",
+                         outcome=Outcome.FAIL, message="AssertionError: y"))
+    new = dataclasses.replace(old, records=tuple(broken))
+    line = diff_results(old, new).verdict_line()
+    assert line == (f"verdicts: 3 → 4 {UNIT}; 2 newly failing (1 FAIL, 1 ERROR), 1 still failing, "
+                    "0 fixed, 0 other changes")
+    assert len(new.bad()) == 2 + 1

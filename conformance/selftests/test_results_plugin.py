@@ -100,9 +100,10 @@ def check_outcomes(doc: Document) -> None:
     assert lines[fail.source.line + 1] == "def test_alpha(backend):"
     err = recs[("registry.beta", "b1", "default")]
     assert err.outcome is Outcome.ERROR and "RuntimeError: fixture exploded" in err.message
+    # a leak after a clean call: the test broke (pytest: an error), the claim was not judged failing
     leak = recs[("registry.beta", "b2", "default")]
-    assert leak.outcome is Outcome.FAIL and leak.leak is True
-    assert leak.message.startswith("LeakError: leak: registry still held a Session")
+    assert leak.outcome is Outcome.ERROR and leak.leak is True
+    assert leak.message.startswith("teardown: LeakError: leak: registry still held a Session")
     assert recs[("registry.gamma", None, "thread")].outcome is Outcome.PASS
     assert recs[("registry.gamma", None, "task")].outcome is Outcome.PASS
     na = recs[("registry.ancient", None, "default")]
@@ -116,7 +117,7 @@ def check_outcomes(doc: Document) -> None:
 @pytest.mark.parametrize("workers", [0, 2], ids=["serial", "xdist"])
 def test_records_aggregate_outcomes_per_claim_backend_and_scope_mode(inner, workers):
     """fail > error > unexpected-pass > expected-fail > pass > skip > n/a per
-    (claim, backend, driver, scope mode); leaks are failures; never-run claims
+    (claim, backend, driver, scope mode); a leak after a clean call is an error; never-run claims
     are listed; the file validates against the published schema (also with -n 2)."""
     inner.makepyfile(test_outcomes=OUTCOMES_MODULE)
     args = ["--results=out/results.json"] + (["-n", str(workers)] if workers else [])

@@ -42,6 +42,9 @@ def test_series_and_releases_resolve(fake_index):
     assert releases.resolve("2.0") == "2.0.58" and releases.resolve("2.0", newest=False) == "2.0.0"
     assert releases.resolve("2.0.1") == "2.0.1"
     assert releases.releases_between("2.0.1", "2.1") == ["2.0.1", "2.0.58", "2.1.0", "2.1.9"]
+    # a yanked release is a fine range bound; the range never installs it
+    assert releases.releases_between("2.0.1", "2.0.3") == ["2.0.1"]
+    assert releases.releases_between("2.0.3", "2.0.58") == ["2.0.58"]
     with pytest.raises(releases.ReleaseError, match=r"^unknown SQLAlchemy release or series '2\.0\.99'"):
         releases.resolve("2.0.99")
     with pytest.raises(releases.ReleaseError, match=r"^SQLAlchemy 2\.0\.3 is yanked"):
@@ -142,7 +145,9 @@ def test_bisect_bad_input_is_one_line(tmp_path):
     assert empty.returncode == 2 and "no SQLAlchemy release between 2.1.9 and 2.1.0" in empty.stderr
     nowhere = run("transactions.core-statement-autoflush", "--from", "1.4.50", "--to", "1.4.54")
     assert nowhere.returncode == 2 and "is not applicable anywhere in 1.4.50..1.4.54" in nowhere.stderr
-    for proc in (unknown, empty, nowhere):
+    family = run("remove")
+    assert family.returncode == 2 and "'remove' is a claim family; bisect takes one claim id, e.g. remove." in family.stderr
+    for proc in (unknown, empty, nowhere, family):
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
@@ -176,7 +181,11 @@ def test_bisect_for_real_across_a_few_releases(tmp_path):
      "cannot be used.", r"^Python 3\.11 cannot install SQLAlchemy==9\.9\.9: .*does not satisfy Python>=3\.12"),
     ("error: Failed to fetch: `https://pypi.org/simple/sqlalchemy/`\n  Caused by: error sending request",
      r"^package registry unreachable while creating the env for SQLAlchemy 9\.9\.9: "),
-])
+    (("error: Request failed after 3 retries in 9.0s\n  cause: Failed to fetch: `http://127.0.0.1:9/simple/pytest/`\n"
+      "  cause: tcp connect error\n  cause: Connection refused (os error 111)"),
+     (r"^package registry unreachable while creating the env for SQLAlchemy 9\.9\.9: error: Request failed after 3 "
+      r"retries in 9\.0s cause: Connection refused \(os error 111\)$")),
+], ids=["python-too-old", "registry-unreachable", "registry-unreachable-uv-0.9"])
 def test_env_creation_failures_are_one_line(tmp_path, monkeypatch, uv_error, expected):
     """A fake uv that creates the venv but fails the install the way uv does."""
     from sa_conformance import envs
@@ -191,3 +200,112 @@ def test_env_creation_failures_are_one_line(tmp_path, monkeypatch, uv_error, exp
         envs.ensure_env("9.9.9")
     assert "\n" not in str(info.value)
     assert not list((tmp_path / "cache" / "envs").glob("py*"))  # the half-made env is removed
+
+
+FAKE_UV = r'''#!{python}
+"""uv stand-in: `venv` makes a venv; `pip install` logs its argv and installs a tiny SQLAlchemy 9.9.9 with a RECORD."""
+import base64, hashlib, json, os, subprocess, sys
+args = sys.argv[1:]
+if args[0] == "venv":
+    subprocess.run([{python!r}, "-m", "venv", "--without-pip", args[-1]], check=True)
+    sys.exit(0)
+with open({log!r}, "a") as fh:
+    fh.write(json.dumps(args) + "\n")
+python = args[args.index("--python") + 1]
+site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                      capture_output=True, text=True, check=True).stdout.strip()
+pkg, info = os.path.join(site, "sqlalchemy"), os.path.join(site, "sqlalchemy-9.9.9.dist-info")
+os.makedirs(pkg, exist_ok=True); os.makedirs(info, exist_ok=True)
+body = {{"sqlalchemy/__init__.py": b"__version__ = '9.9.9'\n", "sqlalchemy/orm.py": b"def remove(): return 'closes'\n"}}
+rows = []
+for name, data in body.items():
+    with open(os.path.join(site, name), "wb") as fh:
+        fh.write(data)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    rows.append(f"{{name}},sha256={{digest}},{{len(data)}}")
+with open(os.path.join(info, "RECORD"), "w") as fh:
+    fh.write("\n".join(rows + ["sqlalchemy-9.9.9.dist-info/RECORD,,"]) + "\n")
+'''
+
+
+def test_an_env_whose_sqlalchemy_was_edited_is_recreated_without_uvs_cache(tmp_path, monkeypatch):
+    """uv hard-links installed files to its cache: an edit to any linked copy (someone patching their
+    own venv's SQLAlchemy) changes every env of that release. A cached env whose SQLAlchemy differs
+    from its RECORD is never used: it is recreated from the registry, bypassing uv's cache."""
+    from sa_conformance import envs
+
+    log = tmp_path / "uv-calls.jsonl"
+    fake = tmp_path / "uv"
+    fake.write_text(FAKE_UV.format(python=sys.executable, log=str(log)))
+    fake.chmod(0o755)
+    monkeypatch.setattr(envs, "_uv", lambda: str(fake))
+    monkeypatch.setenv("SA_CONFORMANCE_CACHE", str(tmp_path / "cache"))
+    messages: list[str] = []
+
+    env = envs.ensure_env("9.9.9", log=messages.append)
+    assert envs.modified_files(env, "9.9.9") == []
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(calls) == 1 and "--no-cache" not in calls[0]
+
+    assert envs.ensure_env("9.9.9") == env  # an intact cached env is reused: no install
+    assert len(log.read_text().splitlines()) == 1
+
+    edited = next(env.path.glob("lib*/python*/site-packages/sqlalchemy/orm.py"))
+    edited.write_text("def remove(): return 'forgets'\n")
+    assert envs.modified_files(env, "9.9.9") == ["sqlalchemy/orm.py"]
+    messages.clear()
+    assert envs.ensure_env("9.9.9", log=messages.append) == env
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(calls) == 2 and "--no-cache" in calls[1], calls
+    assert envs.modified_files(env, "9.9.9") == []
+    assert any("its files differ from the release (orm.py;" in m and "recreating it without uv's cache" in m
+               for m in messages), messages
+
+
+def test_history_merge_reads_shard_directories_and_releases_run_in_parallel(tmp_path, monkeypatch):
+    """A CI matrix downloads each shard into its own directory: --merge reads DIR/<shard>/<release>/ too.
+    With --jobs N, N releases run at once; the results come back in release order either way."""
+    import threading
+    import time
+
+    from sa_conformance import cmd_history
+    from sa_conformance.env_runner import RunOptions
+
+    for shard, v in (("history-1", "2.0.1"), ("history-2", "2.0.2"), ("history-1", "2.0.3")):
+        write_document(tmp_path / "merged" / shard / v / "results.json", _doc(v, "me"))
+    assert list(cmd_history.load_dir(tmp_path / "merged")) == ["2.0.1", "2.0.2", "2.0.3"]
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def fake_probe(release, opts, *, root, python=None, reuse=True):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        (root / release).mkdir(parents=True, exist_ok=True)
+        return _doc(release, "me")
+
+    monkeypatch.setattr("sa_conformance.probe.probe_release", fake_probe)
+    monkeypatch.setattr(cmd_history, "_stamp", lambda opts: {"suite": "x"})
+    docs = cmd_history.run_series(["2.0.1", "2.0.2", "2.0.3", "2.0.4"], tmp_path / "par", RunOptions(), jobs=2)
+    assert list(docs) == ["2.0.1", "2.0.2", "2.0.3", "2.0.4"] and peak[0] == 2
+    assert cmd_history.parse_jobs("auto", RunOptions(numprocesses="2")) == 1
+    assert cmd_history.parse_jobs("3", RunOptions()) == 3
+    with pytest.raises(ValueError, match="--jobs"):
+        cmd_history.parse_jobs("0", RunOptions())
+
+
+def test_history_and_bisect_observe_errors_as_not_judged():
+    """An error (a timeout, a leak after the checks held) judges no claim: it is no 'fails' observation,
+    so it never makes a flip in history or a boundary in bisect."""
+    from sa_conformance.probe import observe
+
+    run = Run(sqlalchemy="2.0.1", python="3.11", platform="p", started="2026-12-01T00:00:00+00:00", finished=None,
+              command="c")
+    recs = [Record(claim=c, backend="sqlite-memory", driver=None, scope_mode=m, outcome=o)
+            for c, m, o in (("x.err", "default", "error"), ("x.mixed", "default", "error"),
+                            ("x.mixed", "scopefunc", "fail"), ("x.ok", "default", "pass"), ("x.ok", "scopefunc", "error"))]
+    doc = Document(suite_version="0", complete=True, exit_status=1, run=run, claims={}, records=recs)
+    assert observe(doc) == {"x.err": "skip", "x.mixed": "fails", "x.ok": "holds"}

@@ -13,7 +13,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from sa_conformance.attribution import claim_of, repro_of
 from sa_conformance.world import ops
-from sa_conformance.world.object_rules import ObjectRules
+from sa_conformance.world.scope_rules import ScopeRules
 
 pytestmark = pytest.mark.selfcheck
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.selfcheck
 def recorded_walk(db) -> list:
     walks: list = []
 
-    class Recording(ObjectRules):
+    class Recording(ScopeRules):
         backend = db
 
         def teardown(self):

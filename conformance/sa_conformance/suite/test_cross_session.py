@@ -68,8 +68,9 @@ def test_add_object_held_by_session_in_other_thread_raises(session_factory, db):
 @pytest.mark.claim("cross-session.scoped-same-session-no-error")
 def test_scoped_session_twice_is_same_session(scoped, db):
     """s1 = session(); s2 = session(); add via both: no error, s1 is s2."""
+    s1 = scoped()
     try:
-        s1, s2 = scoped(), scoped()
+        s2 = scoped()
         jessica = User(name="Jessica")
         s1.add(jessica)
         s2.add(jessica)
@@ -77,6 +78,7 @@ def test_scoped_session_twice_is_same_session(scoped, db):
         s1.commit()
         assert s2.query(User).filter(User.name == "Jessica").one() is jessica
     finally:
+        s1.close()  # not only remove(): this claim must not depend on remove() closing
         scoped.remove()
     assert db.rows("users", "name") == [("Jessica",)]
 

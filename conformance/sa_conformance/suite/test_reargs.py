@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.exc import ArgumentError, InvalidRequestError, SAWarning
 from sqlalchemy.orm import sessionmaker
 
+from sa_conformance.attribution import claim
 from sa_conformance.scoping_harness import harness, make_harness, scope_mode  # noqa: F401  (fixtures)
 
 REARGS_MESSAGE = r"^Scoped session is already present; no new arguments may be specified\.$"
@@ -58,32 +59,35 @@ def test_first_call_kwargs_configure_the_new_session(harness):
     harness.remove(1)
 
 
-@pytest.mark.claim("reargs.allowed-after-remove")
+@pytest.mark.claim("reargs.allowed-after-remove", "reargs.present-raises")
 def test_kwargs_allowed_again_after_remove(harness):
     """Seed 000: after remove(), database_sesssion(future=True) "actually works,
-    it does not raise an exception"."""
+    it does not raise an exception"; the new Session is then present again."""
     first = harness.call(0, info={"n": 1})
     harness.remove(0)
-    second = harness.call(0, info={"n": 2})
-    assert second is not first
-    assert harness.sync_session(second).info == {"n": 2}
-    with pytest.raises(InvalidRequestError, match=REARGS_MESSAGE):
+    with claim("reargs.allowed-after-remove"):
+        second = harness.call(0, info={"n": 2})
+        assert second is not first
+        assert harness.sync_session(second).info == {"n": 2}
+    with claim("reargs.present-raises"), pytest.raises(InvalidRequestError, match=REARGS_MESSAGE):
         harness.call(0, info={"n": 3})
     harness.remove(0)
 
 
-@pytest.mark.claim("reargs.per-scope")
+@pytest.mark.claim("reargs.per-scope", "reargs.present-raises")
 def test_kwargs_accepted_in_an_empty_scope_while_another_holds_one(harness):
     """The presence check is the current scope's (registry.has())."""
     held = harness.call(0)
-    other = harness.call(1, autoflush=False)
-    assert other is not held
-    assert harness.sync_session(other).autoflush is False
-    assert harness.sync_session(held).autoflush is True
-    with pytest.raises(InvalidRequestError, match=REARGS_MESSAGE):
-        harness.call(0, autoflush=False)
-    with pytest.raises(InvalidRequestError, match=REARGS_MESSAGE):
-        harness.call(1, autoflush=True)
+    with claim("reargs.per-scope"):
+        other = harness.call(1, autoflush=False)
+        assert other is not held
+        assert harness.sync_session(other).autoflush is False
+        assert harness.sync_session(held).autoflush is True
+    with claim("reargs.present-raises"):
+        with pytest.raises(InvalidRequestError, match=REARGS_MESSAGE):
+            harness.call(0, autoflush=False)
+        with pytest.raises(InvalidRequestError, match=REARGS_MESSAGE):
+            harness.call(1, autoflush=True)
     harness.remove(0)
     harness.remove(1)
 

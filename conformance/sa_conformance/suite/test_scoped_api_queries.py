@@ -182,7 +182,7 @@ def test_identity_key_is_the_util_function(scoped, session_factory, db):
     try:
         assert scoped.identity_key(User, 5) == (User, (5,), None) == identity_key(User, 5)
         assert not scoped.registry.has(), "a classmethod proxy needs no Session"
-        u = scoped.get(User, uid)
+        u = scoped().get(User, uid)  # Session.get: the scoped_session proxy of get() is 1.4.4+
         assert scoped.identity_key(instance=u) == (User, (uid,), None) == inspect(u).key
     finally:
         scoped.remove()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import note, settings
+from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 from sqlalchemy import inspect
@@ -21,6 +21,7 @@ from sa_conformance.models import Item, metadata
 from sa_conformance.state_model import Model
 from sa_conformance.attribution import attach_repro, attribute
 from sa_conformance.state_repro import redact, render_script
+from sa_conformance.world.machine import budget
 
 pick = st.integers(min_value=0, max_value=10**6)
 
@@ -294,7 +295,7 @@ def test_session_matches_reference_model_after_every_step(db):
     close/merge/expire/refresh/attribute-set leaves every object's state, the
     Session's new/dirty/deleted/identity map and the committed rows as the
     State Management documentation describes."""
-    run_state_machine_as_test(build_machine(db), settings=settings())
+    run_state_machine_as_test(build_machine(db), settings=budget(10, 15))
 
 
 # -- the reproduction generator itself -------------------------------------------

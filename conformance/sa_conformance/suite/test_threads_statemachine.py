@@ -11,6 +11,7 @@ from sa_conformance.attribution import attach_repro, attribute
 from sa_conformance.models import metadata
 from sa_conformance.scoping_harness import HARNESSES, scope_mode  # noqa: F401  (fixture)
 from sa_conformance.scoping_model import ScopeModel, reproduction_script
+from sa_conformance.world.machine import budget
 
 N_SCOPES = 3
 scopes = st.integers(min_value=0, max_value=N_SCOPES - 1)
@@ -185,7 +186,7 @@ def test_registry_behaves_as_a_scope_map(db, scope_mode):
     """"a single Session is maintained for all who call upon the scoped_session
     registry, but only within the scope of a single thread" -- checked against
     a reference model over random step sequences on real threads."""
-    run_state_machine_as_test(make_machine(db, scope_mode))
+    run_state_machine_as_test(make_machine(db, scope_mode), settings=budget(10, 15))
 
 
 def test_reproduction_script_runs(tmp_path):

@@ -63,29 +63,38 @@ def test_scopefunc_tokens_key_the_registry(db):
 
 @pytest.mark.property
 @pytest.mark.claim("query-property.multiple-properties", "query-property.current-scope-session",
-                   "query-property.class-attribute")
+                   "query-property.class-attribute", "query-property.default-query-class")
 def test_query_properties_each_make_their_own_query(db):
-    """Any number of query properties, each with its own query class, coexist
-    on a class; each produces its own kind of Query, bound to the current
-    scope's Session at attribute access."""
+    """Any number of query properties, each with its own query class or
+    none (then the session's configured query class), coexist on a class;
+    each produces its own kind of Query, bound to the current scope's Session
+    at attribute access."""
 
-    @given(n=st.integers(1, 4), scopes=st.lists(st.integers(0, 2), min_size=1, max_size=4))
+    @given(own=st.lists(st.booleans(), min_size=1, max_size=4), configured=st.booleans(),
+           scopes=st.lists(st.integers(0, 2), min_size=1, max_size=4))
     @budget(10, 1)
-    def prop(n, scopes):
+    def prop(own, configured, scopes):
         current = [0]
-        reg = scoped_session(sessionmaker(bind=db.engine), scopefunc=lambda: current[0])
-        kinds = [type(f"Q{i}", (Query,), {}) for i in range(n)]
+        session_query = type("SessionQuery", (Query,), {}) if configured else Query
+        maker = sessionmaker(bind=db.engine, query_cls=session_query) if configured else sessionmaker(bind=db.engine)
+        reg = scoped_session(maker, scopefunc=lambda: current[0])
+        kinds = [type(f"Q{i}", (Query,), {}) if mine else None for i, mine in enumerate(own)]
         Base = declarative_base()
         attrs = {"__tablename__": "items", "id": Column(Integer, primary_key=True), "name": Column(String(50))}
-        attrs.update({f"q{i}": reg.query_property(query_cls=k) for i, k in enumerate(kinds)})
+        attrs.update({f"q{i}": reg.query_property(query_cls=k) if k else reg.query_property() for i, k in enumerate(kinds)})
         Mapped = type("Mapped", (Base,), attrs)
         try:
             for scope in scopes:
                 current[0] = scope
                 for i, kind in enumerate(kinds):
                     q = getattr(Mapped, f"q{i}")
-                    with claim("query-property.multiple-properties"):
-                        assert type(q) is kind, f"q{i} must produce {kind.__name__}, got {type(q).__name__}"
+                    if kind is None:
+                        with claim("query-property.default-query-class"):
+                            assert type(q) is session_query, (
+                                f"q{i} (no query_cls) must produce the session's {session_query.__name__}, got {type(q).__name__}")
+                    else:
+                        with claim("query-property.multiple-properties"):
+                            assert type(q) is kind, f"q{i} must produce {kind.__name__}, got {type(q).__name__}"
                     with claim("query-property.current-scope-session"):
                         assert q.session is reg(), "the Query must be bound to the current scope's Session"
                 with claim("query-property.class-attribute"):

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import pytest
 from hypothesis.stateful import run_state_machine_as_test
-
 from sa_conformance.world.machine import budget
-from sa_conformance.world.object_rules import ObjectRules
+from sa_conformance.world.scope_rules import ScopeRules
 
 #: every claim a world step checks (the rules name which one per step)
 WORLD_CLAIMS = (
@@ -46,17 +45,29 @@ WORLD_CLAIMS = (
     "session-basics.session-of-an-object",
     "state-management.session-contains-and-iterates", "state-management.expire-discards-unflushed-changes",
     "state-management.expire-dict-emptied", "state-management.merge-source-reusable",
+    "legacy-api.session-transaction-removed", "proxy.attributes-act-on-current-scope",
+    "proxy.classmethods-need-no-session", "reargs.configure-silent-when-empty", "reargs.configure-warns-when-present",
+    "reargs.configure-affects-next-session-only", "registry.factory-called-once-per-scope",
+    "scoped-api.begin-nested-context-manager", "scoped-api.begin-nested-flag", "scoped-api.begin-returns-transaction",
+    "scoped-api.delete-detached-marks-deleted", "scoped-api.identity-key-alias", "scoped-api.refresh-attribute-names",
+    "scoped-api.rollback-without-transaction", "session-basics.context-manager-closes",
+    "session-basics.sessionmaker-begin-block", "sessionmaker.call-kwargs-override", "transactions.begin-context-commits",
 )
 
 
 @pytest.mark.property
 @pytest.mark.claim(*WORLD_CLAIMS)
 def test_session_world_matches_reference_model(db):
-    """Any walk of add/add_all/flush/commit/rollback/begin/begin_nested/
-    release/rollback-to-savepoint/close/reset/remove/re-args/delete/expunge/
-    make_transient(_to_detached)/merge(load=True|False)/expire/expire_all/
-    refresh/lazy load/attribute set/query (with and without no_autoflush)/
-    dropping references leaves every object, Session, registry scope,
-    pool check-out and committed row as the documentation describes."""
-    machine = type("SessionWorld", (ObjectRules,), {"backend": db})
-    run_state_machine_as_test(machine, settings=budget(10, 15))
+    """Any walk of add/add_all/flush/commit/rollback (also without a
+    transaction)/begin/begin_nested (or begin(nested=True))/release/
+    rollback-to-savepoint/`with begin()`/`with begin_nested()`/`with
+    sessionmaker.begin()`/`with sessionmaker()`/close/reset/remove/re-args/
+    configure()/proxy attributes and classmethods/sessionmaker calls with
+    arguments/delete (also of detached objects)/expunge/make_transient
+    (_to_detached)/merge(load=True|False)/expire and refresh (of all or named
+    attributes)/expire_all/lazy load/attribute set/query (with and without
+    no_autoflush)/dropping references leaves every object, Session, registry
+    scope, factory call count, UPDATE/DELETE count, pool check-out and
+    committed row as the documentation describes."""
+    machine = type("SessionWorld", (ScopeRules,), {"backend": db})
+    run_state_machine_as_test(machine, settings=budget(50, 30))

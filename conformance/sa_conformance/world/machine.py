@@ -14,9 +14,9 @@ import copy
 import re
 from typing import Callable, Optional
 
-from hypothesis import note, settings
+from hypothesis import Phase, note, settings
 from hypothesis.stateful import RuleBasedStateMachine
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from sa_conformance.attribution import attach_repro, attribute
@@ -31,27 +31,36 @@ from .repro import OBSERVE, render_script
 #: observation key -> the claim a difference there contradicts, whatever the step
 KEY_CLAIMS = {"checked_out": "transactions.autobegin-no-connection",
               "contains": "state-management.session-contains-and-iterates",
-              "session_of": "session-basics.session-of-an-object"}
+              "session_of": "session-basics.session-of-an-object",
+              "made": "registry.factory-called-once-per-scope"}
 
 SETUP = (
-    "make_a = sessionmaker(bind=engine)\n"
-    "make_b = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, close_resets_only=False)"
+    "make_a = sessionmaker(bind=engine, info={'maker': 'a'})\n"
+    "make_b = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, close_resets_only=False,\n"
+    "                      info={'maker': 'b'})"
 )
-MAKERS = {"a": dict(expire_on_commit=True, autoflush=True, close_resets_only=True),
-          "b": dict(expire_on_commit=False, autoflush=False, close_resets_only=False)}
-SCOPED = {"r0": dict(expire_on_commit=True, autoflush=True, close_resets_only=True),
-          "r1": dict(expire_on_commit=True, autoflush=True, close_resets_only=True)}
-SLOTS = tuple(MAKERS) + tuple(SCOPED)
+#: what each sessionmaker is configured with at the start of a walk
+MAKERS = {"a": {"expire_on_commit": True, "autoflush": True, "close_resets_only": True, "info": {"maker": "a"}},
+          "b": {"expire_on_commit": False, "autoflush": False, "close_resets_only": False, "info": {"maker": "b"}}}
+#: the scoped_session's sessionmaker (one for every scope) and its scopes
+SCOPED_CFG = {"expire_on_commit": True, "autoflush": True, "close_resets_only": True, "info": {}}
+SCOPED = ("r0", "r1")
+SLOTS = tuple(MAKERS) + SCOPED
 
 
 def budget(examples: int, steps: int):
-    """Settings for one machine: the loaded hypothesis profile, capped under
-    ``ci`` (deterministic, cheap) to ``examples`` walks of ``steps`` steps."""
+    """Settings for one property: the loaded hypothesis profile, except that
+    under ``ci`` (deterministic, bounded cost) it runs ``examples`` walks of
+    at most ``steps`` steps (the profile's own numbers suit no machine in
+    particular: each property states what it can afford)."""
     base = settings.default
     if not str(settings._current_profile).startswith("ci"):
         return settings(base)
-    return settings(base, max_examples=min(base.max_examples, examples),
-                    stateful_step_count=min(base.stateful_step_count, steps))
+    # no "explain" phase: replaying variations of a failing walk to point at
+    # lines costs more than the 20 s the shrinker may take, and a failing
+    # property must report (with its script) well inside the test timeout
+    phases = tuple(p for p in base.phases if p is not Phase.explain)
+    return settings(base, max_examples=examples, stateful_step_count=steps, phases=phases)
 
 
 class WorldMachine(RuleBasedStateMachine):
@@ -65,23 +74,30 @@ class WorldMachine(RuleBasedStateMachine):
         b = self.backend
         b.clear_tables(metadata)
         self.caps = Caps.of(b)
-        self.observer = b.make_engine(label=f"{b.name}/world-observer") if self.caps.independent else b.engine
-        self.w = World()
+        # the backend's one observer engine (a new engine per walk would keep a pooled
+        # connection each until the worker ends: "Too many connections" on a server)
+        self.observer = b.observer
+        self.w = World(scoped_cfg=copy.deepcopy(SCOPED_CFG), maker_cfg=copy.deepcopy(MAKERS), writes=[0, 0])
         self.slot_sid: dict[str, int] = {}
         self.next_sid = 0
         self.steps: list[tuple[str, dict]] = []
         self.counter = 0
         self.removed_scopes: set = set()
         self.fresh_sid: Optional[int] = None
-        self.reg = scoped_session(sessionmaker(bind=b.engine), scopefunc=lambda: self.ns["token"][0])
-        self.ns: dict = {"S": {}, "objs": [], "token": [None], "reg": self.reg, "engine": b.engine,
-                         "observer": self.observer, "Item": Item, "sessionmaker": sessionmaker, "nested": {}}
+        self._fresh_scoped: Optional[Sess] = None
+        self.scoped_sids: set = set()
+        self.ns: dict = {"S": {}, "objs": [], "token": [None], "engine": b.engine, "observer": self.observer,
+                         "Item": Item, "sessionmaker": sessionmaker, "nested": {}}
         exec(OBSERVE, self.ns)
+        self.reg = scoped_session(self.ns["CountingMaker"](bind=b.engine), scopefunc=lambda: self.ns["token"][0])
+        self.ns["reg"] = self.reg
+        event.listen(b.engine, "before_cursor_execute", self.ns["count_writes"])
         self.run(SETUP, "sessionmaker.kwargs-become-session-settings", lambda: None)
         for slot in MAKERS:
             self.new_maker_session(slot)
 
     def teardown(self) -> None:
+        event.remove(self.backend.engine, "before_cursor_execute", self.ns["count_writes"])
         for s in list(self.ns["S"].values()):
             s.close()
         for token in SCOPED:
@@ -97,13 +113,23 @@ class WorldMachine(RuleBasedStateMachine):
         self.w.sessions[s.sid] = s
         return s
 
-    def new_maker_session(self, slot: str) -> None:
-        s = self.make_sess(MAKERS[slot])
+    def make_scoped(self, config: dict) -> int:
+        """A model Session made by the scoped registry's factory (its sid)."""
+        s = self.make_sess(config)
+        self.scoped_sids.add(s.sid)
+        return s.sid
+
+    def new_maker_session(self, slot: str, local: Optional[dict] = None, claim: Optional[str] = None) -> None:
+        """A new Session from sessionmaker ``slot`` (called with ``local``
+        keyword arguments) becomes the slot's Session."""
+        s = self.make_sess(ops.maker_call(self.w.maker_cfg[slot], local))
         self.slot_sid[slot] = s.sid
-        code = (f"S[{s.label!r}] = make_{slot}()\n"
+        args = ", ".join(f"{k}={v!r}" for k, v in (local or {}).items())
+        code = (f"S[{s.label!r}] = make_{slot}({args})\n"
                 f"assert all(S[{s.label!r}] is not x for k, x in S.items() if k != {s.label!r}), "
                 "'[sessionmaker.factory-new-session-each-call] a sessionmaker call must return a new Session'")
-        self.run(code, "sessionmaker.factory-new-session-each-call", lambda: None)
+        self.run(code, claim or "sessionmaker.factory-new-session-each-call", lambda: None,
+                 key_claims={"settings": claim} if claim else None)
 
     def sess(self, slot: str) -> Sess:
         """The model Session a rule on ``slot`` uses (a scoped slot's Session is
@@ -112,9 +138,8 @@ class WorldMachine(RuleBasedStateMachine):
             return self.w.sessions[self.slot_sid[slot]]
         key = ("reg", slot)
         if key not in self.w.scopes:
-            s = self.make_sess(SCOPED[slot])
-            ops.registry_call(self.w, key, s.sid)
-            self._fresh_scoped = s
+            sid = ops.registry_call(self.w, key, make=self.make_scoped)
+            self._fresh_scoped = self.w.sessions[sid]
         return self.w.sessions[self.w.scopes[key]]
 
     def target(self, slot: str) -> tuple[str, str, str]:
@@ -123,7 +148,7 @@ class WorldMachine(RuleBasedStateMachine):
         s = self.sess(slot)
         if slot in MAKERS:
             return "", f"S[{s.label!r}]", ""
-        fresh = getattr(self, "_fresh_scoped", None)
+        fresh = self._fresh_scoped
         self._fresh_scoped = None
         self.fresh_sid = s.sid if fresh is s else None
         if fresh is s:
@@ -158,13 +183,19 @@ class WorldMachine(RuleBasedStateMachine):
     # -- the step ---------------------------------------------------------------------
     def expected(self) -> dict:
         w = self.w
+        live = [o for o in w.objs if o.status != "gone"]
         exp = {
             "states": [o.status for o in w.objs],
             "session_of": [w.sessions[o.sid].label if o.sid is not None else None for o in w.objs],
-            "unloaded": sorted(o.idx for o in w.objs if o.status != "gone" and not o.loaded),
+            "unloaded": sorted(o.idx for o in live if not o.loaded),
+            "pk_unloaded": sorted(o.idx for o in live if o.pk_loaded is False),
+            "pk_unknown": sorted(o.idx for o in live if o.pk_loaded is None),
+            "made": w.made,
             "new": {}, "dirty": {}, "deleted": {}, "identity_map": {}, "modified": {},
-            "in_transaction": {}, "in_nested": {}, "contains": {},
+            "in_transaction": {}, "in_nested": {}, "contains": {}, "transaction": {}, "settings": {},
         }
+        if w.writes is not None:
+            exp["writes"] = list(w.writes)
         for s in w.sessions.values():
             if s.label not in self.ns["S"]:
                 continue
@@ -176,6 +207,8 @@ class WorldMachine(RuleBasedStateMachine):
             exp["in_transaction"][s.label] = s.txn is not None
             exp["in_nested"][s.label] = s.txn is not None and s.txn.depth > 0
             exp["contains"][s.label] = sorted(o.idx for o in w.new(s) + w.identity_map(s))
+            exp["transaction"][s.label] = None if s.txn is None else ["root", s.txn.depth]
+            exp["settings"][s.label] = [s.autoflush, s.expire_on_commit, sorted(s.info.items())]
         if self.caps.independent or not w.any_connected():
             exp["rows"] = sorted([k, v] for k, v in w.committed.items())
         return exp
@@ -193,9 +226,12 @@ class WorldMachine(RuleBasedStateMachine):
         attach_repro(exc, script)
         raise exc from cause
 
-    def run(self, code: str, claim_id: str, model_step: Callable[[], object], pending: Optional[list] = None):
+    def run(self, code: str, claim_id: str, model_step: Callable[[], object], pending: Optional[list] = None,
+            key_claims: Optional[dict] = None):
         """Run ``code`` on SQLAlchemy, then ``model_step`` (given the primary
-        keys the flush assigned to ``pending``), then compare."""
+        keys the flush assigned to ``pending``), then compare.  ``key_claims``
+        names the claim a difference in one observation contradicts when the
+        step is what that claim is about (else :data:`KEY_CLAIMS`)."""
         self.fresh_sid = None
         self.steps.append((code, {}))
         n = len(self.steps)
@@ -205,6 +241,7 @@ class WorldMachine(RuleBasedStateMachine):
             tagged = re.match(r"\[([a-z][a-z0-9-]*\.[a-z0-9-]+)\]", str(exc))
             self.fail(tagged.group(1) if tagged else claim_id, f"step {n} ({code.splitlines()[0]}): {type(exc).__name__}: {exc}", exc)
         self.ids = self.ids_after(pending or [])
+        self.w.writes = [0, 0]
         model_step()
         exp = self.expected()
         self.steps[-1] = (code, exp)
@@ -217,10 +254,31 @@ class WorldMachine(RuleBasedStateMachine):
             if got != want:
                 diff["checked_out"] = (want, got)
         if diff:
-            only = set(diff) - {"checked_out"}
-            key = "checked_out" if not only else (next(iter(only)) if len(only) == 1 else None)
-            lines = [f"  {k}: model {e!r}, SQLAlchemy {g!r}" for k, (e, g) in sorted(diff.items())]
-            self.fail(KEY_CLAIMS.get(key, claim_id), f"after step {n} ({code.splitlines()[0]}):\n" + "\n".join(lines))
+            scoped_labels = {self.w.sessions[sid].label for sid in self.scoped_sids}
+            self.fail(self.claim_of(diff, claim_id, key_claims, scoped_labels),
+                      f"after step {n} ({code.splitlines()[0]}):\n"
+                      + "\n".join(f"  {k}: model {e!r}, SQLAlchemy {g!r}" for k, (e, g) in sorted(diff.items())))
+
+    @staticmethod
+    def claim_of(diff: dict, claim_id: str, key_claims: Optional[dict], scoped_labels=frozenset()) -> str:
+        """The claim the first differing observation contradicts: the step's
+        own, unless the one observation that differs has a claim of its own
+        (a pool check-out count always does)."""
+        claims = dict(KEY_CLAIMS, **(key_claims or {}))
+        only = set(diff) - {"checked_out"}
+        key = "checked_out" if not only else (next(iter(only)) if len(only) == 1 else None)
+        if key == "writes":
+            model, seen = diff[key]
+            return "scoped-api.dirty-optimistic" if model[0] != seen[0] else "states.delete-then-flush-deleted"
+        if key == "settings" and key not in (key_claims or {}):
+            model, seen = diff[key]
+            scoped = any(label in scoped_labels and model.get(label) != seen.get(label) for label in model)
+            return "reargs.configure-affects-next-session-only" if scoped else "sessionmaker.kwargs-become-session-settings"
+        if key == "transaction":
+            model, seen = diff[key]
+            if any(model.get(k) and seen.get(k) and model[k][0] != seen[k][0] for k in model):
+                return "legacy-api.session-transaction-removed"  # get_transaction() is not the root
+        return claims.get(key, claim_id)
 
     def predict(self, fn):
         """Run a model function on a copy of the world (to phrase a step's

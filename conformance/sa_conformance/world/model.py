@@ -41,7 +41,9 @@ class Obj:
     sid: Optional[int] = None  # the Session it is attached to (object_session)
     id: Optional[int] = None  # primary key attribute value
     loaded: bool = True  # ``name`` in the instance __dict__
-    pk_loaded: bool = True  # ``id`` in the instance __dict__ (expires with the rest)
+    #: ``id`` in the instance __dict__: not before the INSERT fetched it; expires with the rest
+    #: (``expire(obj, ['name'])`` and ``refresh(obj, ['name'])`` leave it as it is); None: unknown
+    pk_loaded: Optional[bool] = False
     dirty: bool = False  # in Session.dirty (an attribute set event since the last flush)
     base: Optional[str] = None  # value loaded from the row (None: unknown -> is_modified)
     marked: bool = False  # Session.delete() called, not yet flushed
@@ -95,6 +97,13 @@ class World:
     objs: list = field(default_factory=list)
     #: scoped registries: (registry name, scope) -> sid of the Session present
     scopes: dict = field(default_factory=dict)
+    #: how many Sessions the scoped registry's factory has made
+    made: int = 0
+    #: the settings the scoped registry's sessionmaker / each sessionmaker gives new Sessions
+    scoped_cfg: dict = field(default_factory=dict)
+    maker_cfg: dict = field(default_factory=dict)
+    #: rows the current step's flushes UPDATEd / DELETEd (None: not predicted, a flush failed)
+    writes: Optional[list] = None
 
     # -- views ----------------------------------------------------------------
     def view(self, s: Sess) -> dict:

@@ -61,6 +61,20 @@ class ObjectRules(WorldRules):
         self.do(o, f"{{s}}.delete(objs[{o.idx}])", "states.delete-then-flush-deleted",
                 lambda: ops.delete(self.w, self.w.sessions[o.sid], o))
 
+    def can_delete_detached(self, slot) -> bool:
+        sv = self.view_sess(slot)
+        return self.usable(slot) and bool(self.live(lambda o: o.status == "detached" and self.addable(sv, o)))
+
+    @slot_rule("can_delete_detached", i=pick)
+    def delete_detached(self, slot, i):
+        """delete() of a detached object attaches it, marked deleted."""
+        sv = self.view_sess(slot)
+        o = self.pick(lambda o: o.status == "detached" and self.addable(sv, o), i)
+        pre, expr, post = self.target(slot)
+        s = self.sess(slot)
+        self.run(pre + f"{expr}.delete(objs[{o.idx}])" + post, "scoped-api.delete-detached-marks-deleted",
+                 lambda: ops.delete(self.w, s, o))
+
     def p_expunge(self, o) -> bool:
         return self.attached(("pending", "persistent"))(o)
 
@@ -112,6 +126,8 @@ class ObjectRules(WorldRules):
             h = self.w.holder(sv, o.id)
             if not load:
                 return h is None
+            if h is not None and (h.loaded != h.pk_loaded or o.loaded != o.pk_loaded):
+                return False  # copying a partly expired instance, or onto one: not described
             if h is None:
                 return self.w.committed.get(o.id) == self.w.view(sv).get(o.id)
             return h.status == "persistent" and not h.marked
@@ -154,6 +170,14 @@ class ObjectRules(WorldRules):
         claim = "state-management.expire-discards-unflushed-changes" if o.dirty else "state-management.expire-dict-emptied"
         self.do(o, f"{{s}}.expire(objs[{o.idx}])", claim, lambda: ops.expire(self.w, o))
 
+    def p_expire_name(self, o) -> bool:
+        return self.attached(("persistent",), lambda o, s: not o.marked and not o.dirty and o.loaded)(o)
+
+    @obj_rule("p_expire_name")
+    def expire_name(self, o):
+        self.do(o, f"{{s}}.expire(objs[{o.idx}], ['name'])", "expire.expire-attributes",
+                lambda: ops.expire_attrs(self.w, o))
+
     def can_expire_all(self, slot) -> bool:
         s = self.sess_peek(slot)
         return s is not None and self.usable(slot) and bool(self.w.identity_map(s))
@@ -176,6 +200,12 @@ class ObjectRules(WorldRules):
         _, s = self.of(o)
         self.do(o, f"{{s}}.refresh(objs[{o.idx}])", "expire.refresh-immediate-select",
                 lambda: ops.refresh(self.w, s, o, self.ids), self.w.new(s))
+
+    @obj_rule("p_refresh")
+    def refresh_name(self, o):
+        _, s = self.of(o)
+        self.do(o, f"{{s}}.refresh(objs[{o.idx}], ['name'])", "scoped-api.refresh-attribute-names",
+                lambda: ops.refresh_attrs(self.w, s, o, self.ids), self.w.new(s))
 
     def p_load_expired(self, o) -> bool:
         return self.attached(("persistent",), lambda o, s: not o.loaded and self.loadable(o, s))(o)

@@ -19,10 +19,58 @@ import gc
 import re
 import weakref
 
+import warnings
+
 from sqlalchemy import inspect, select
-from sqlalchemy.orm import make_transient, make_transient_to_detached, object_session
+from sqlalchemy.orm import make_transient, make_transient_to_detached, object_session, sessionmaker
 
 STATES = ("transient", "pending", "persistent", "deleted", "detached")
+MADE = [0]  # Sessions the scoped registry's factory has made
+WRITES = [0, 0]  # rows UPDATEd / DELETEd since the last observation
+
+
+class CountingMaker(sessionmaker):
+    """A sessionmaker that counts the Sessions it makes."""
+
+    def __call__(self, **kw):
+        MADE[0] += 1
+        return super().__call__(**kw)
+
+
+def count_writes(conn, cursor, statement, parameters, context, executemany):
+    """before_cursor_execute listener: rows each UPDATE / DELETE statement writes."""
+    verb = statement.lstrip().split(None, 1)[0].upper()
+    if verb in ("UPDATE", "DELETE"):
+        WRITES[verb == "DELETE"] += len(parameters) if executemany else 1
+
+
+def in_block(cm, body=None, fail=False):
+    """``with cm as x: body(x)``, then raise RuntimeError('boom') inside the block when ``fail``."""
+    with cm as x:
+        if body is not None:
+            body(x)
+        if fail:
+            raise RuntimeError("boom")
+    return x
+
+
+def warned(fn):
+    """The messages of the warnings ``fn()`` emits."""
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        fn()
+    return [str(w.message) for w in got]
+
+
+def transaction_of(session):
+    """None outside a transaction; else [is get_transaction() the root?, SAVEPOINT depth]."""
+    root = session.get_transaction()
+    if root is None:
+        return None
+    depth, t = 0, session.get_nested_transaction()
+    while t is not None and t.nested:
+        depth, t = depth + 1, t.parent
+    return ["root" if root.parent is None and not root.nested else "not the root", depth]
 
 
 def expect_error(fn, exc_name, pattern):
@@ -65,8 +113,14 @@ def observe(expected):
         "states": [state_of(o) for o in objs],
         "session_of": [label_of(object_session(o)) if o is not None else None for o in objs],
         "unloaded": [i for i, o in enumerate(objs) if o is not None and "name" not in inspect(o).dict],
+        "pk_unloaded": [i for i, o in enumerate(objs) if o is not None and i not in expected.get("pk_unknown", ())
+                        and "id" not in inspect(o).dict],
+        "made": MADE[0],
+        "writes": list(WRITES),
     }
-    for key in ("new", "dirty", "deleted", "identity_map", "modified", "in_transaction", "in_nested", "contains"):
+    WRITES[:] = [0, 0]
+    for key in ("new", "dirty", "deleted", "identity_map", "modified", "in_transaction", "in_nested", "contains",
+                "transaction", "settings"):
         got[key] = {}
     for label, s in S.items():
         got["new"][label] = indexes(s.new)
@@ -76,6 +130,8 @@ def observe(expected):
         got["modified"][label] = indexes(o for o in s.identity_map.values() if s.is_modified(o))
         got["in_transaction"][label] = s.in_transaction()
         got["in_nested"][label] = s.in_nested_transaction()
+        got["transaction"][label] = transaction_of(s)
+        got["settings"][label] = [s.autoflush, s.expire_on_commit, sorted(s.info.items())]
         inside = indexes(o for o in objs if o is not None and o in s)
         got["contains"][label] = inside if inside == indexes(iter(s)) else ["iter(session) differs", indexes(iter(s))]
         if any(s.identity_map[inspect(o).key] is not o for o in s.identity_map.values()):
@@ -88,7 +144,7 @@ def observe(expected):
 
 def differences(expected):
     got = observe(expected)
-    return {k: (expected[k], got[k]) for k in expected if got.get(k) != expected[k]}
+    return {k: (expected[k], got[k]) for k in expected if k != "pk_unknown" and got.get(k) != expected[k]}
 
 
 def check(step, code, expected):
@@ -184,7 +240,8 @@ def render_script(steps: Sequence[tuple[str, dict]], *, url: Optional[str] = Non
         "",
         'print("SQLAlchemy", sqlalchemy.__version__)',
         "S, objs, token, nested = {}, [], [None], {}",
-        "reg = scoped_session(sessionmaker(bind=engine), scopefunc=lambda: token[0])",
+        "reg = scoped_session(CountingMaker(bind=engine), scopefunc=lambda: token[0])",
+        'event.listen(engine, "before_cursor_execute", count_writes)',
         "try:",
     ]
     if not steps:

@@ -11,9 +11,12 @@ from hypothesis.stateful import initialize, precondition, rule
 
 from . import guards as g
 from . import ops
-from .machine import MAKERS, SCOPED, SLOTS, WorldMachine
+from .machine import MAKERS, SLOTS, WorldMachine
 
 pick = st.integers(min_value=0, max_value=10**6)
+#: keyword arguments a sessionmaker is called (or configured) with
+LOCAL_KWARGS = ({}, {"expire_on_commit": False}, {"expire_on_commit": True}, {"autoflush": False},
+                {"autoflush": True}, {"info": {"call": 1}})
 slots = st.sampled_from(SLOTS)
 
 
@@ -60,7 +63,7 @@ class WorldRules(WorldMachine):
         factory's settings that is not registered (nothing is created)."""
         s = self.sess_peek(slot)
         if s is None:
-            s = ops.Sess(sid=0, label="-", **SCOPED[slot])
+            s = ops.Sess(sid=0, label="-", **ops.maker_call(self.w.scoped_cfg))
         return s
 
     def sess_peek(self, slot: str):
@@ -81,13 +84,14 @@ class WorldRules(WorldMachine):
         return not connect or g.may_connect(self.w, s, self.caps)
 
     # -- objects enter ------------------------------------------------------------------
-    @initialize(committed=st.integers(1, 3), pending=st.integers(0, 2))
-    def start(self, committed, pending):
-        """Begin each walk with committed rows held by Session ``a`` and some
-        pending objects, so short walks reach the interesting transitions."""
+    @initialize(committed=st.integers(1, 3), pending=st.integers(0, 2), maker=st.sampled_from(tuple(MAKERS)))
+    def start(self, committed, pending, maker):
+        """Begin each walk with committed rows held by the Session of one
+        sessionmaker (expiring at commit or not) and some pending objects, so
+        short walks reach the interesting transitions."""
         for _ in range(committed + pending):
             self.new_object()
-        s = self.sess("a")
+        s = self.sess(maker)
         objs = self.w.objs[:committed]
         self.run(f"S[{s.label!r}].add_all([{', '.join(f'objs[{o.idx}]' for o in objs)}])\nS[{s.label!r}].commit()",
                  "transactions.commit-persists",
@@ -95,7 +99,7 @@ class WorldRules(WorldMachine):
         for o in self.w.objs[committed:]:
             self.run(f"S[{s.label!r}].add(objs[{o.idx}])", "states.five-states", lambda o=o: ops.add(self.w, s, o))
 
-    @precondition(lambda self: len(self.live(lambda o: True)) < 8)
+    @precondition(lambda self: len(self.live(lambda o: True)) < 7)
     @rule()
     def new_object(self):
         name = self.fresh_name()
@@ -118,14 +122,32 @@ class WorldRules(WorldMachine):
                     and self.w.holder(s, o.id) is None and not (s.txn and o.id in s.txn.uncertain))
         return False
 
+    def refused(self, sv, o) -> bool:
+        """add() must refuse ``o``: attached to another Session, or deleted."""
+        return o.status == "deleted" or (o.sid is not None and o.sid != sv.sid)
+
     def can_add(self, slot) -> bool:
         sv = self.view_sess(slot)
-        return self.usable(slot) and bool(self.live(lambda o: self.addable(sv, o)))
+        return self.usable(slot) and bool(self.live(lambda o: self.addable(sv, o) and not self.refused(sv, o)))
 
     @slot_rule("can_add", i=pick)
     def add(self, slot, i):
+        """add() of a transient, detached or already-own object."""
         sv = self.view_sess(slot)
-        o = self.pick(lambda o: self.addable(sv, o), i)
+        self.add_one(slot, self.pick(lambda o: self.addable(sv, o) and not self.refused(sv, o), i))
+
+    def can_add_refused(self, slot) -> bool:
+        sv = self.view_sess(slot)
+        return self.usable(slot) and bool(self.live(lambda o: self.refused(sv, o)))
+
+    @slot_rule("can_add_refused", i=pick)
+    def add_refused(self, slot, i):
+        """add() of an object another Session holds, or a deleted one: the
+        documented error, naming both Sessions."""
+        sv = self.view_sess(slot)
+        self.add_one(slot, self.pick(lambda o: self.refused(sv, o), i))
+
+    def add_one(self, slot, o):
         pre, expr, post = self.target(slot)
         s = self.sess(slot)
         if o.status == "deleted" or (o.sid is not None and o.sid != s.sid):
@@ -221,13 +243,15 @@ class WorldRules(WorldMachine):
 
     def can_rollback(self, slot) -> bool:
         s = self.sess_peek(slot)
-        return s is not None and not s.closed and s.txn is not None
+        return s is None or not s.closed
 
     @slot_rule("can_rollback")
     def rollback(self, slot):
-        s = self.sess_peek(slot)
         pre, expr, post = self.target(slot)
-        if s.txn.depth:
+        s = self.sess(slot)
+        if s.txn is None:
+            claim = "scoped-api.rollback-without-transaction"
+        elif s.txn.depth:
             claim = "savepoint.session-rollback-rolls-back-outermost"
         elif s.txn.failed:
             claim = "transactions.pending-rollback-after-failed-flush"
@@ -256,13 +280,18 @@ class WorldRules(WorldMachine):
         return (self.caps.savepoints and self.ok(slot, flush=True)
                 and (s.txn is None or s.txn.depth < 2) and (not self.w.has_work(s) or self.ok(slot, connect=True)))
 
-    @slot_rule("can_begin_nested", among=tuple(MAKERS))
-    def begin_nested(self, slot):
+    @slot_rule("can_begin_nested", among=tuple(MAKERS), flag=st.booleans())
+    def begin_nested(self, slot, flag):
+        """begin_nested(), or its documented equivalent begin(nested=True)."""
         s = self.sess(slot)
         pending = self.w.new(s)
-        code = f"nested.setdefault({s.label!r}, []).append(S[{s.label!r}].begin_nested())"
-        self.run(code, "session-basics.flush-unconditional-points" if pending and not s.autoflush
-                 else "savepoint.begin-nested-emits-savepoint", lambda: ops.begin_nested(self.w, s, self.ids), pending)
+        call = f"S[{s.label!r}].begin(nested=True)" if flag else f"S[{s.label!r}].begin_nested()"
+        code = (f"nested.setdefault({s.label!r}, []).append({call})\n"
+                f"assert nested[{s.label!r}][-1] is S[{s.label!r}].get_nested_transaction() and nested[{s.label!r}][-1].nested, "
+                "'[scoped-api.begin-nested-flag] a nested SessionTransaction must be returned'")
+        claim = ("session-basics.flush-unconditional-points" if pending and not s.autoflush
+                 else "scoped-api.begin-nested-flag" if flag else "savepoint.begin-nested-emits-savepoint")
+        self.run(code, claim, lambda: ops.begin_nested(self.w, s, self.ids), pending)
 
     def can_release(self, slot) -> bool:
         s = self.sess_peek(slot)
@@ -312,53 +341,3 @@ class WorldRules(WorldMachine):
 
     def nested_forget(self, s) -> None:
         self.ns["nested"].pop(s.label, None)
-
-    def can_remove(self, slot) -> bool:
-        s = self.sess_peek(slot)
-        return s is None or self.closable(s)
-
-    @slot_rule("can_remove", among=tuple(SCOPED))
-    def remove(self, slot):
-        s = self.sess_peek(slot)
-        if s is None:
-            code = (f"token[0] = {slot!r}\nreg.remove()\n"
-                    "assert not reg.registry.has(), '[remove.noop-when-empty] remove() with no Session must not create one'")
-            return self.run(code, "remove.noop-when-empty", lambda: None)
-        claim = ("remove.rolls-back-transaction" if s.txn is not None and s.txn.delta
-                 else "remove.objects-detached" if self.w.in_session(s) else "remove.closes-session")
-        code = (f"token[0] = {slot!r}\nreg.remove()\n"
-                f"assert not reg.registry.has(), '[registry.has-reflects-presence] remove() must empty the scope'\n"
-                f"assert not S[{s.label!r}].in_transaction(), '[remove.closes-session] remove() must close the Session'")
-        self.removed_scopes.add(slot)
-        self.run(code, claim, lambda: ops.registry_remove(self.w, ("reg", slot)))
-
-    @slot_rule("can_remove", among=tuple(SCOPED), tag=st.integers(0, 9))
-    def call_with_args(self, slot, tag):
-        s = self.sess_peek(slot)
-        if s is not None:
-            code = (f"token[0] = {slot!r}\n"
-                    + _err(ops.Expect("InvalidRequestError", ops.ALREADY_PRESENT), f"reg(info={{'tag': {tag}}})", self.label)
-                    + f"\nassert reg() is S[{s.label!r}]")
-            return self.run(code, "reargs.present-raises", lambda: None)
-        s = self.make_sess(dict(SCOPED[slot], info={"tag": tag}))
-        ops.registry_call(self.w, ("reg", slot), s.sid, {"tag": tag})
-        code = (f"token[0] = {slot!r}\nS[{s.label!r}] = reg(info={{'tag': {tag}}})\n"
-                f"assert S[{s.label!r}].info == {{'tag': {tag}}}, '[reargs.first-call-kwargs-reach-factory] first-call arguments must reach the factory'\n"
-                f"assert all(S[{s.label!r}] is not x for k, x in S.items() if k != {s.label!r}), "
-                "'[remove.next-call-new-session] after remove() the scope must get a new Session'")
-        if slot in self.removed_scopes:
-            claim = "reargs.allowed-after-remove"
-        elif any(k[1] != slot for k in self.w.scopes):
-            claim = "reargs.per-scope"
-        else:
-            claim = "reargs.first-call-kwargs-reach-factory"
-        self.run(code, claim, lambda: None)
-
-    def can_new_session(self, slot) -> bool:
-        s = self.sess_peek(slot)
-        return s.txn is None and not self.w.in_session(s)
-
-    @slot_rule("can_new_session", among=tuple(MAKERS))
-    def new_session(self, slot):
-        self.new_maker_session(slot)
-

@@ -1,0 +1,200 @@
+"""Property: a Session joined to an external transaction (``Session(bind=
+connection)`` on a Connection with a begun transaction) behaves as its
+``join_transaction_mode`` documents, for any sequence of add / flush /
+commit / rollback, whatever the external transaction does at the end.
+
+The reference model is :class:`Joined`, one small method per documented
+operation, each quoting the claim it implements."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from sa_conformance.attribution import attach_repro, claim
+from sa_conformance.models import Item
+from sa_conformance.state_repro import redact
+from sa_conformance.world.machine import budget
+
+#: None: the default (no join_transaction_mode argument)
+MODES = (None, "conditional_savepoint", "rollback_only", "control_fully", "create_savepoint")
+OPS = ("add", "add", "flush", "commit", "rollback")
+CLAIM_OF = {"rollback_only": "session-transactions.join-rollback-only",
+            "control_fully": "session-transactions.join-control-fully",
+            "create_savepoint": "session-transactions.join-create-savepoint"}
+
+
+@contextlib.contextmanager
+def remember(example):
+    """Attach the walk to an AssertionError raised inside (for the script)."""
+    try:
+        yield
+    except AssertionError as exc:
+        exc._sa_join_example = example
+        raise
+
+
+class Joined:
+    """What the documentation says happens to the rows of a Session joined to
+    an external transaction.  ``outer``: names written in the external
+    transaction (its own row and what the Session handed over); ``flushed`` /
+    ``pending``: the Session's work since its transaction began."""
+
+    def __init__(self, mode, in_savepoint: bool) -> None:
+        self.claim = ("session-transactions.join-conditional-savepoint-default" if mode in (None, "conditional_savepoint")
+                      else CLAIM_OF[mode])
+        self.mode = self.effective(mode, in_savepoint)
+        self.outer, self.flushed, self.pending = ["ext"], [], []
+        self.outer_active, self.committed, self.over = True, [], False
+        self.joined = False  # the Session's transaction has procured the Connection
+
+    @staticmethod
+    def effective(mode, in_savepoint: bool) -> str:
+        """"The default join_transaction_mode is 'conditional_savepoint': on a
+        Connection in a plain transaction the Session behaves as
+        'rollback_only' (no real COMMIT), on a Connection inside a SAVEPOINT
+        as 'create_savepoint'"."""
+        if mode in (None, "conditional_savepoint"):
+            return "create_savepoint" if in_savepoint else "rollback_only"
+        return mode
+
+    def add(self, name: str) -> None:
+        self.pending.append(name)
+
+    def flush(self) -> None:
+        """"The Session ... procures a connection ... as soon as it needs to
+        emit SQL": a flush with work joins the external transaction."""
+        self.joined = self.joined or bool(self.pending)
+        self.flushed += self.pending
+        self.pending = []
+
+    def commit(self) -> None:
+        """rollback_only: "Session.commit() does not commit the external
+        transaction (it stays open)"; control_fully: "Session.commit() commits
+        it (... the Connection no longer in a transaction)"; create_savepoint:
+        "Session.commit() only releases [the SAVEPOINT] ... the external
+        transaction stays open"."""
+        self.flush()
+        self.outer += self.flushed
+        self.flushed = []
+        if self.mode == "control_fully" and self.joined:
+            self.committed += self.outer
+            self.outer, self.outer_active, self.over = [], False, True
+        self.joined = False
+
+    def rollback(self) -> None:
+        """rollback_only / control_fully: "Session.rollback() rolls the
+        external transaction back"; create_savepoint: "Session.rollback()
+        rolls back to [the SAVEPOINT] ... the external transaction stays
+        open"."""
+        self.flushed, self.pending = [], []
+        if self.mode in ("rollback_only", "control_fully") and self.joined:
+            self.outer, self.outer_active, self.over = [], False, True
+        self.joined = False
+
+    def end(self, outer_commits: bool) -> None:
+        """"... the external transaction stays open and its rollback discards
+        everything" -- or its commit makes what it holds visible."""
+        if self.outer_active and outer_commits:
+            self.committed += self.outer
+        self.outer, self.outer_active = [], False
+
+
+def repro(url, mode, in_savepoint, steps, outer_commits) -> str:
+    """A standalone script replaying one joined-Session walk with plain SQLAlchemy."""
+    kw = f", join_transaction_mode={mode!r}" if mode else ""
+    lines = [
+        '"""Reproduction generated by the sa-session-conformance join-mode property.',
+        'Standalone: needs SQLAlchemy (and the DBAPI driver of the URL)."""',
+        "from sqlalchemy import Column, Integer, String, create_engine, insert, text",
+        "from sqlalchemy.orm import Session, registry",
+        "Base = registry().generate_base()",
+        "class Item(Base):",
+        '    __tablename__ = "items"',
+        "    id = Column(Integer, primary_key=True, autoincrement=True)",
+        "    name = Column(String(50), nullable=False)",
+        f"engine = create_engine({url!r})  # password redacted: fill it in",
+        "Base.metadata.drop_all(engine); Base.metadata.create_all(engine)",
+        "with engine.connect() as conn:",
+        "    outer = conn.begin()",
+        "    conn.execute(insert(Item.__table__).values(name='ext'))",
+        *(["    inner = conn.begin_nested()"] if in_savepoint else []),
+        f"    session = Session(bind=conn{kw})",
+    ]
+    for n, op in steps:
+        call = f"session.add(Item(name='j{n}'))" if op == "add" else f"session.{op}()"
+        lines.append(f"    {call}; print({call!r}, '-> external transaction open:', outer.is_active)")
+    lines += ["    session.close()", *(["    if inner.is_active: inner.commit()"] if in_savepoint else []),
+              f"    if outer.is_active: outer.{'commit' if outer_commits else 'rollback'}()",
+              "    with engine.connect() as c:",
+              "        print('rows:', sorted(r[0] for r in c.execute(text('SELECT name FROM items'))))"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.property
+@pytest.mark.claim(*sorted(set(CLAIM_OF.values()) | {"session-transactions.join-conditional-savepoint-default"}))
+def test_joined_session_follows_its_join_mode(db):
+    """For every join_transaction_mode (and the default, on a Connection in a
+    plain transaction or inside a SAVEPOINT) and any sequence of Session
+    steps: whether the external transaction is still open after each step,
+    and the rows an independent reader sees once the external transaction
+    ends, are what the mode documents."""
+    savepoints = db.has("savepoints")
+
+    @given(mode=st.sampled_from(MODES if savepoints else MODES[:4]), in_savepoint=st.booleans(),
+           ops=st.lists(st.sampled_from(OPS), max_size=6), last=st.sampled_from(["commit", "rollback"]),
+           outer_commits=st.booleans())
+    @budget(40, 1)
+    def prop(mode, in_savepoint, ops, last, outer_commits):
+        in_savepoint = in_savepoint and savepoints and mode in (None, "conditional_savepoint")
+        db.clear_tables(Item.metadata)
+        model = Joined(mode, in_savepoint)
+        steps: list = []
+        with db.engine.connect() as conn:
+            outer = conn.begin()
+            conn.execute(insert(Item.__table__).values(name="ext"))
+            inner = conn.begin_nested() if in_savepoint else None
+            session = Session(bind=conn, **({"join_transaction_mode": mode} if mode else {}))
+            try:
+                for n, op in enumerate(["add", *ops, last]):  # (the first add makes the Session join)
+                    if model.over:
+                        break
+                    steps.append((n, op))
+                    if op == "add":
+                        session.add(Item(name=f"j{n}"))
+                        model.add(f"j{n}")
+                    else:
+                        getattr(session, op)()
+                        getattr(model, op)()
+                    with remember((mode, in_savepoint, steps, outer_commits)), claim(model.claim):
+                        assert outer.is_active is model.outer_active, (
+                            f"mode {mode!r}{' in a SAVEPOINT' if in_savepoint else ''}, steps {steps}: the external "
+                            f"transaction must {'still be open' if model.outer_active else 'have ended'}")
+            finally:
+                session.close()
+            if inner is not None and inner.is_active:
+                inner.commit()
+            if outer.is_active:
+                (outer.commit if outer_commits else outer.rollback)()
+            model.end(outer_commits)
+        with remember((mode, in_savepoint, steps, outer_commits)), claim(model.claim):
+            got = sorted(r[0] for r in db.rows("items", "name"))
+            assert got == sorted(model.committed), (
+                f"mode {mode!r}{' in a SAVEPOINT' if in_savepoint else ''}, steps {steps}, external "
+                f"{'commit' if outer_commits else 'rollback'}: rows {got}, documented {sorted(model.committed)}")
+
+    url = "sqlite:///join_repro.db" if db.spec.dialect == "sqlite" else redact(db.url)
+    try:
+        prop()
+    except AssertionError as exc:
+        example = getattr(exc, "_sa_join_example", None)
+        if example is not None:
+            script = repro(url, *example)
+            attach_repro(exc, script)
+            exc.add_note("--- standalone reproduction script ---\n" + script)
+        raise
