@@ -399,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                 extra = (["-m", marker] if marker else []) + [suite]
                 print(f"benchmark: claim tests, properties {label} (-n 2) ...", file=sys.stderr, flush=True)
                 props[label] = run_suite(args.python, ",".join(backends), 2, args.profile, extra, tmp)
-                print(f"benchmark:   {props[label]['wall_seconds']:.1f} s ({props[label]['summary']})", file=sys.stderr, flush=True)
+                p = props[label]
+                print(f"benchmark:   {p['wall_seconds']:.1f} s ({p['summary']})", file=sys.stderr, flush=True)
             props["added_seconds"] = round(props["with"]["wall_seconds"] - props["without"]["wall_seconds"], 2)
             print(f"benchmark:   the property tests add {props['added_seconds']:.1f} s", file=sys.stderr, flush=True)
         if args.tox:

@@ -313,7 +313,8 @@ def _check_change_links(cat: Catalogue) -> None:
             at = c.since if c.changes or not c.until else c.until
             if at is None or parse_version(m.group(2)) != parse_version(at):
                 raise CatalogueError(
-                    f"{where}: changelog release {m.group(2)} is not the claim's boundary ({'since' if c.changes or not c.until else 'until'} = {at})"
+                    f"{where}: changelog release {m.group(2)} is not the claim's boundary "
+                    f"({'since' if c.changes or not c.until else 'until'} = {at})"
                 )
         if c.reference is not None and not c.reference.startswith("https://"):
             raise CatalogueError(f"{where}: reference must be an https:// URL")

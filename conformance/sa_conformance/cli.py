@@ -233,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Validate the catalogue and expectations.toml, collect the suite, and report "
                        "claims without tests, tests citing unknown claims, and claims tested outside their module.")
     k.add_argument("--catalogue", metavar="DIR", help="catalogue directory (default: the packaged sa_conformance/claims)")
-    k.add_argument("--expectations", metavar="PATH", help="expectations file (default: the packaged sa_conformance/sa_conformance/expectations.toml)")
+    k.add_argument("--expectations", metavar="PATH",
+                   help="expectations file (default: the packaged sa_conformance/expectations.toml)")
     k.add_argument("--no-collect", action="store_true", help="only validate the files; do not collect tests")
     k.set_defaults(func=cmd_check)
 

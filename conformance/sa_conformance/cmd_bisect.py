@@ -94,8 +94,10 @@ def judge(claim, releases: list[str], first: str, flip: str | None) -> tuple[boo
                            f"but the catalogue's {' and '.join(bounds)} lies inside")
         expected = "holds" if claim.applies_to(releases[0]) else "fails"
         if first != expected:
-            return False, f"DISAGREES: it {first} on every release {releases[0]}..{releases[-1]}, the catalogue ({claim.range_text}) says it {expected}"
-        return True, f"agrees: no change in {releases[0]}..{releases[-1]} and the catalogue ({claim.range_text}) has no boundary there"
+            return False, (f"DISAGREES: it {first} on every release {releases[0]}..{releases[-1]}, "
+                           f"the catalogue ({claim.range_text}) says it {expected}")
+        return True, (f"agrees: no change in {releases[0]}..{releases[-1]} "
+                      f"and the catalogue ({claim.range_text}) has no boundary there")
     bound_name, bound = ("since", claim.since) if first == "fails" else ("until", claim.until)
     if bound is None:
         return False, f"DISAGREES: the verdict changes at {flip}, but the claim has no '{bound_name}' ({claim.range_text})"

@@ -78,16 +78,17 @@ def run_release(release: str, root: Path, opts, *, python: str | None = None, qu
 
 def emit_diff(d, args) -> int:
     from . import diff as diffmod
+    from . import diff_render as render
     from .cli import _out, _redactor
     from .resultsio import write_atomic
 
     redact = _redactor()
     if args.html:
-        write_atomic(Path(args.html), diffmod.html(d, redact))
+        write_atomic(Path(args.html), render.html(d, redact))
         _info(f"wrote {args.html}")
-    text = diffmod.json_text(d, redact) if args.format == "json" else diffmod.markdown(d, redact)
+    text = render.json_text(d, redact) if args.format == "json" else render.markdown(d, redact)
     if args.md:
-        write_atomic(Path(args.md), diffmod.markdown(d, redact))
+        write_atomic(Path(args.md), render.markdown(d, redact))
         _info(f"wrote {args.md}")
         if args.format == "json":
             _out(text)

@@ -35,7 +35,8 @@ ENV_IGNORE_RANGES = "SA_CONFORMANCE_IGNORE_RANGES"
 SA_VERSION = sqlalchemy.__version__
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("claims_catalogue", "claims catalogue directory, relative to the ini file (default: the packaged sa_conformance/claims)")
+    parser.addini("claims_catalogue",
+                  "claims catalogue directory, relative to the ini file (default: the packaged sa_conformance/claims)")
     group = parser.getgroup("sa-conformance", "SQLAlchemy conformance: claims")
     group.addoption(
         "--claims-dump",

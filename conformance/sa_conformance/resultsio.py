@@ -76,7 +76,8 @@ def read_json(path: str | os.PathLike) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ResultsNotJSONError(f"{p}: not JSON (truncated or corrupt?): {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise ResultsNotJSONError(
+            f"{p}: not JSON (truncated or corrupt?): {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
 
 
 def load_results(path: str | os.PathLike) -> Document:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
-from sa_fixtures.backends import POOLS
-
 STATES = ("transient", "pending", "persistent", "deleted", "detached")
 
 
@@ -17,4 +15,4 @@ def state_flags(obj) -> set[str]:
 
 def checked_out(backend) -> int:
     """Pool connections currently checked out of the backend's shared engine."""
-    return POOLS.checked_out().get(backend.name, 0)
+    return backend.checked_out()

@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from sa_conformance.diff import diff_results, exit_code, html, json_text, markdown
+from sa_conformance.diff import diff_results, exit_code
+from sa_conformance.diff_render import html, json_text, markdown
 from sa_conformance.model import Document, Record, ResultsError, Run
 from sa_conformance.resultsio import write_document
 

@@ -22,12 +22,13 @@ from pathlib import Path
 import pytest
 from sa_conformance.paths import CATALOGUE_DIR
 from sa_fixtures.provision import find_local_mysqld
-from sa_fixtures.provision._common import pid_alive
+from sa_fixtures.provision._process import pid_alive
 
 pytestmark = pytest.mark.selfcheck
 
 REPO = Path(__file__).resolve().parents[2]
-PLUGINS = ("-p", "sa_fixtures.pytest_plugin", "-p", "sa_conformance.plugin", "-p", "sa_conformance.session_fixtures", "-p", "no:cacheprovider")
+PLUGINS = ("-p", "sa_fixtures.pytest_plugin", "-p", "sa_conformance.plugin", "-p", "sa_conformance.session_fixtures",
+           "-p", "no:cacheprovider")
 #: wall-clock bound for any inner run here (a hang would blow it)
 INNER_BOUND = 90
 

@@ -159,7 +159,8 @@ def dump_dom(path: Path, tmp_path: Path, fragment: str = "", width: int = 1280) 
     cmd = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--window-size={width},1000", "--dump-dom", path.resolve().as_uri() + fragment,
+        f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--window-size={width},1000", "--dump-dom",
+        path.resolve().as_uri() + fragment,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     assert proc.returncode == 0, proc.stderr[-2000:]

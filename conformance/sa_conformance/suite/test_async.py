@@ -49,7 +49,8 @@ def run_async(db, body):
 
 
 def checked_out(db):
-    return POOLS.checked_out().get(f"{db.id}/async-test", 0)
+    """Connections checked out of this module's async engine (tracked as ``<id>/async-test``)."""
+    return db.checked_out(f"{db.id}/async-test")
 
 
 @pytest.mark.claim("async.same-session-in-task")

@@ -35,7 +35,8 @@ def run_async(db, body, *, schema=True):
 
 
 def checked_out(db):
-    return POOLS.checked_out().get(f"{db.id}/async-changes", 0)
+    """Connections checked out of this module's async engine (tracked as ``<id>/async-changes``)."""
+    return db.checked_out(f"{db.id}/async-changes")
 
 
 def _session(engine):

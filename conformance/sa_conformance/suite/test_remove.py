@@ -4,7 +4,6 @@ import pytest
 from sqlalchemy import event, inspect, text
 
 from sa_conformance.scoping_harness import harness, make_harness, scope_mode  # noqa: F401  (fixtures)
-from sa_fixtures.backends import POOLS
 
 
 class CountingFactory:
@@ -25,9 +24,9 @@ def test_remove_closes_session_and_returns_its_connection(scoped, db):
     closed = []
     event.listen(session, "after_transaction_end", lambda s, t: closed.append(t))
     session.execute(text("SELECT 1"))
-    assert POOLS.checked_out().get(db.name) == 1, "executing should hold one pooled connection"
+    assert db.checked_out() == 1, "executing should hold one pooled connection"
     scoped.remove()
-    assert POOLS.checked_out().get(db.name) is None, "remove() must check the connection back in"
+    assert db.checked_out() == 0, "remove() must check the connection back in"
     assert closed, "remove() must end the Session's transaction (close)"
     assert not session.in_transaction()
 

@@ -228,7 +228,8 @@ def test_flush_objects_parameter_deprecated(scoped, db):
     try:
         a = User(name="a")
         scoped.add(a)
-        with pytest.warns(sqlalchemy.exc.SADeprecationWarning, match=r"^The `objects` parameter of `Session.flush` is deprecated"):
+        deprecated = r"^The `objects` parameter of `Session.flush` is deprecated"
+        with pytest.warns(sqlalchemy.exc.SADeprecationWarning, match=deprecated):
             scoped.flush([a])
         assert flags(a) == {"persistent"}
     finally:
