@@ -68,6 +68,19 @@ def attribute(exc: BaseException, claim_id: str) -> BaseException:
     return exc
 
 
+def add_note(exc: BaseException, text: str) -> BaseException:
+    """``exc.add_note(text)`` (Python 3.11+); before 3.11 the same
+    ``__notes__`` list, which pytest and hypothesis show too."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(text)
+    else:
+        try:
+            exc.__notes__ = [*getattr(exc, "__notes__", ()), text]
+        except (AttributeError, TypeError):  # exotic exception types
+            pass
+    return exc
+
+
 def _find(exc: BaseException | None, attr: str) -> str | None:
     """``attr`` of ``exc`` or of the first exception in its cause/context
     chain that has it (at most 8 links)."""

@@ -232,12 +232,30 @@ def _documented(d: Diff, older: str, newer: str, a, b) -> ClaimChange:
     ch = ClaimChange("documented", newer, old_claim=older, old_status=_worst(a.get(older)),
                      new_status=_worst(b.get(newer)), targets=targets,
                      changelog=meta.get("changelog"), reference=meta.get("reference") or meta.get("source"))
-    if any(r.outcome.bad for r in (b.get(newer) or {}).values()):
+    old_recs, new_recs = (a.get(older) or {}).values(), (b.get(newer) or {}).values()
+    if any(r.outcome.bad for r in new_recs):
         ch.category = "undocumented"
         ch.detail = f"the catalogue says {older} becomes {newer} here, but {newer} does not hold"
-    elif any(r.outcome.bad for r in (a.get(older) or {}).values()):
+    elif any(r.outcome.bad for r in old_recs):
         ch.detail = f"{older} did not hold on the old release either"
+    else:
+        seen_old = any(r.outcome is Outcome.PASS for r in old_recs)
+        seen_new = any(r.outcome is Outcome.PASS for r in new_recs)
+        why = next((r.reason for r in (*old_recs, *new_recs) if r.outcome is not Outcome.PASS and r.reason), "")
+        why = f" ({first_reason(why)})" if why else ""
+        if not seen_old and not seen_new:
+            # the switch is the catalogue's; this run checked neither side: not shown, so not counted as shown
+            ch.category = "other"
+            ch.detail = (f"documented change {older} → {newer} not observed on these targets: "
+                         f"{ch.old_status} → {ch.new_status}{why}")
+        elif not (seen_old and seen_new):
+            ch.detail = f"only the {'new' if seen_new else 'old'} behaviour was observed{why}"
     return ch
+
+
+def first_reason(text: str, limit: int = 160) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _classify(d: Diff, cid: str, oa, nb) -> ClaimChange | None:

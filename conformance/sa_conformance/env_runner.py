@@ -129,7 +129,7 @@ def new_invocation() -> str:
 
 
 def has_run_verb() -> bool:
-    """H9's `python -m sa_conformance run` is available in this package."""
+    """`python -m sa_conformance run` (the packaged suite) is available in this package."""
     if not (PACKAGE_DIR / "__main__.py").is_file():
         return False
     from .cli import build_parser

@@ -172,7 +172,7 @@ def scopefunc_ignored(p: pytest.MonkeyPatch) -> None:
     p.setattr(ScopedRegistry, "__init__", __init__)
 
 
-# -- seed 002 members that used to be checked for presence only (H12) ----------------
+# -- seed 002 members that used to be checked for presence only ------------------------
 def get_one_returns_none(p: pytest.MonkeyPatch) -> None:
     """Session.get_one() behaves as get(): None instead of NoResultFound."""
     from sqlalchemy.orm import Session

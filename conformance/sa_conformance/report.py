@@ -172,7 +172,7 @@ def _md(text: str) -> str:
 
 
 def _provisioned(info: dict) -> str:
-    """' via testcontainers (image)' from describe()'s provisioner/image keys (H14)."""
+    """' via testcontainers (image)' from describe()'s provisioner/image keys."""
     how = info.get("provisioner") or info.get("method")
     if not how:
         return ""

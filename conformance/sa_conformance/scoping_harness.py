@@ -33,7 +33,7 @@ from sa_fixtures.backends import POOLS
 from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from .models import User, metadata
+from .orm_models import User, metadata
 from .scope_workers import COMMAND_TIMEOUT, GreenletWorker, Request, ThreadWorker
 
 SCOPE_MODES = ("thread-local", "scopefunc", "asyncio-task", "greenlet")

@@ -113,6 +113,8 @@ class User(Base):
 
 
 engine = create_engine({url!r}{engine_kw})  # adjust the URL (password) if needed
+'''
+_SCHEMA = '''
 Base.metadata.drop_all(engine)
 Base.metadata.create_all(engine)
 '''
@@ -186,10 +188,15 @@ seen = []  # every Session handed out so far
 '''
 
 
-def reproduction_script(steps: list[Step], mode: str, url: str, engine_kw: str = "") -> str:
+def reproduction_script(steps: list[Step], mode: str, url: str, engine_kw: str = "", setup: str = "") -> str:
     """A standalone script replaying ``steps`` with asserts of what the docs
-    promise after each one."""
+    promise after each one, on ``url`` with the extra ``create_engine``
+    keyword source ``engine_kw`` and ``setup`` (source configuring ``engine``):
+    what the backend declares (``Backend.repro_source()``, ``BackendSpec.repro_engine_setup``)."""
     out = [_PRELUDE.format(mode=mode, url=url, engine_kw=engine_kw)]
+    if setup:
+        out.append(setup)
+    out.append(_SCHEMA)
     out.append(_THREADS.format() if mode == "thread-local" else _SCOPEFUNC)
     out.append(_HELPERS)
     committed: list[str] = []

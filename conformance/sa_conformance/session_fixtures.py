@@ -16,7 +16,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from sqlalchemy.util import ThreadLocalRegistry
 
 from sa_conformance import leakguard
-from sa_conformance.models import metadata
+from sa_conformance.orm_models import metadata
 from sa_conformance.testing import registry_contents
 
 

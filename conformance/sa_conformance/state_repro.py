@@ -3,8 +3,9 @@
 The state machine records every step it runs as a line of plain SQLAlchemy
 code plus the snapshot the reference model expected after it.
 :func:`render_script` turns such a list into a self-contained Python script
-(no import from this project; SQLite in memory, or the failing server's URL
-with its password redacted) that replays the steps against a real Session and
+(no import from this project; on the database the failing backend declares
+for reproductions, see ``sa_conformance.repro_engine``: a server's URL has
+its password redacted) that replays the steps against a real Session and
 stops with an AssertionError at the first step whose observed snapshot differs
 - something a person can paste into a SQLAlchemy bug report.
 
@@ -25,6 +26,8 @@ import pprint
 from typing import Optional, Sequence
 
 from sa_fixtures.redaction import redact  # noqa: F401  (the tests import it from here)
+
+from sa_conformance.repro_engine import ReproEngine
 
 #: Python statements that build the snapshot the generated script compares.
 _OBSERVE = '''
@@ -81,15 +84,17 @@ def check(step, code, expected):
 def render_script(
     steps: Sequence[tuple[str, dict]],
     *,
-    url: Optional[str] = None,
+    engine: Optional[ReproEngine] = None,
     title: str = "SQLAlchemy Session state reproduction",
     details: Sequence[str] = (),
 ) -> str:
     """Build a standalone script replaying ``steps`` ([(code, expected
-    snapshot)]).  ``url`` None or a sqlite URL: an in-memory SQLite database
-    (with the documented pysqlite explicit-BEGIN workaround, as the suite
-    uses); otherwise the given server URL, which must already be redacted."""
-    sqlite = url is None or str(url).startswith("sqlite")
+    snapshot)]) on the database ``engine`` describes: what the failing
+    backend declares (``ReproEngine.of(backend)``: its reproduction URL, with
+    any password redacted, engine keywords and engine setup such as the
+    documented pysqlite explicit-BEGIN workaround); default: the declared
+    in-memory SQLite."""
+    engine = engine or ReproEngine.declared()
     out: list[str] = [
         "#!/usr/bin/env python",
         f'"""{title}.',
@@ -107,32 +112,8 @@ def render_script(
         "from sqlalchemy.orm import Session, registry",
         "from sqlalchemy.pool import NullPool, StaticPool",
         "",
+        *engine.lines(),
     ]
-    if sqlite:
-        out += [
-            'URL = "sqlite://"',
-            'engine = create_engine(URL, poolclass=StaticPool, connect_args={"check_same_thread": False})',
-            "",
-            "",
-            "# the documented pysqlite workaround: emit BEGIN ourselves so transactions are real",
-            '@event.listens_for(engine, "connect")',
-            "def _connect(dbapi_connection, record):",
-            "    dbapi_connection.isolation_level = None",
-            "",
-            "",
-            '@event.listens_for(engine, "begin")',
-            "def _begin(conn):",
-            '    conn.exec_driver_sql("BEGIN")',
-            "",
-            "",
-            "observer = engine  # one in-memory database: rows are read only between transactions",
-        ]
-    else:
-        out += [
-            f"URL = {str(url)!r}  # password redacted: fill it in",
-            "engine = create_engine(URL)",
-            "observer = create_engine(URL, poolclass=NullPool)  # a second, independent connection",
-        ]
     out += [
         "",
         "mapper_registry = registry()",

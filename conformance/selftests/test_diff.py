@@ -78,6 +78,27 @@ def test_documented_pair_whose_new_behaviour_fails_is_undocumented():
     assert "x.new does not hold" in row.detail
 
 
+def test_documented_pair_checked_on_neither_side_is_not_counted_as_shown():
+    """A switch the catalogue documents but this run skipped on both releases is not a shown change."""
+    old = dict(OLD, **{"x.old": dict.fromkeys(BOTH, "skip")})
+    new = dict(NEW, **{"x.new": dict.fromkeys(BOTH, "skip")})
+    d = diff_results(doc("2.0.58", old), doc("2.1.9", new))
+    row = next(ch for ch in d.changes if ch.claim == "x.new")
+    assert (row.category, row.old_claim) == ("other", "x.old")
+    assert row.detail == "documented change x.old → x.new not observed on these targets: skip → skip"
+    assert d.headline().startswith("2.0.58 → 2.1.9: 0 documented behaviour changes,")
+
+
+def test_documented_pair_seen_on_one_side_only_says_so():
+    new = dict(NEW, **{"x.new": {"sqlite-memory": "pass", "mysql": "skip"}})
+    d = diff_results(doc("2.0.58", OLD), doc("2.1.9", new))
+    row = next(ch for ch in d.changes if ch.claim == "x.new")
+    assert row.category == "documented" and row.detail == ""
+    new = dict(NEW, **{"x.new": dict.fromkeys(BOTH, "skip")})
+    row = next(ch for ch in diff_results(doc("2.0.58", OLD), doc("2.1.9", new)).changes if ch.claim == "x.new")
+    assert row.category == "documented" and row.detail == "only the old behaviour was observed"
+
+
 def test_newly_applicable_claim_that_fails_is_undocumented_and_appeared_claims_are_listed():
     old = {k: v for k, v in OLD.items() if k != "x.flaky"}
     new = dict(NEW, **{"x.api": dict.fromkeys(BOTH, "fail")})

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from sa_conformance.models import User, metadata
+from sa_conformance.orm_models import User, metadata
 from sa_fixtures.backends import POOLS
 
 pytestmark = pytest.mark.requires("async_driver")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, select
 
 from sa_conformance.messages import exact
-from sa_conformance.models import User, metadata
+from sa_conformance.orm_models import User, metadata
 from sa_fixtures.backends import POOLS
 
 pytestmark = pytest.mark.requires("async_driver")

@@ -7,7 +7,7 @@ import sqlalchemy.exc
 from sqlalchemy.orm import object_session
 
 from sa_conformance.messages import already_attached
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import run_threads
 

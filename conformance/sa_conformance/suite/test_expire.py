@@ -6,7 +6,7 @@ import sqlalchemy.orm.exc
 from sqlalchemy import inspect
 
 from sa_conformance.messages import not_bound_refresh
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.testing import capture_sql, selects
 
 

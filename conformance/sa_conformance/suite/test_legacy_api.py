@@ -8,7 +8,7 @@ import sqlalchemy.orm.exc
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 
 
 @pytest.mark.claim("legacy-api.autocommit-false-accepted")

@@ -11,7 +11,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from sa_conformance.messages import exact, starts
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 
 QUERY_WARNING = ("should not be used directly in a SQL statement context, such as passing to methods such as "
                  "session.execute().")

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.scoping_harness import harness, make_harness, scope_mode  # noqa: F401  (fixtures)
 
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy.orm import Mapper, Query, declarative_base, sessionmaker
 
 from sa_conformance.attribution import claim
-from sa_conformance.models import metadata
+from sa_conformance.orm_models import metadata
 from sa_conformance.scoping_harness import SYNC_SCOPE_MODES, harness, make_harness, scope_mode  # noqa: F401
 
 sync_modes = pytest.mark.parametrize("scope_mode", SYNC_SCOPE_MODES, indirect=True)

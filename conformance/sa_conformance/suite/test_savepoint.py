@@ -5,7 +5,7 @@ commit/rollback semantics with an open savepoint."""
 import pytest
 from sqlalchemy.orm import Session
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import Column, Integer, String, select, text
 from sqlalchemy.orm import registry
 
-from sa_conformance.models import Address, User
+from sa_conformance.orm_models import Address, User
 from sa_conformance.testing import capture_sql
 
 _labels = registry()

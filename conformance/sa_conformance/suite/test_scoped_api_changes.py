@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 from sa_conformance.messages import exact
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.state_helpers import state_flags as flags
 
 

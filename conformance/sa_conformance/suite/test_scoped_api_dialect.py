@@ -13,7 +13,7 @@ import sqlalchemy.exc
 from sqlalchemy import MetaData, select
 from sqlalchemy.orm import sessionmaker
 
-from sa_conformance.models import User, metadata
+from sa_conformance.orm_models import User, metadata
 from sa_conformance.testing import capture_sql, selects
 from sa_fixtures.backends import POOLS
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import make_transient_to_detached, object_session
 
 from sa_conformance.attribution import claim
 from sa_conformance.messages import already_attached, exact, not_persisted
-from sa_conformance.models import Address, User
+from sa_conformance.orm_models import Address, User
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql
 

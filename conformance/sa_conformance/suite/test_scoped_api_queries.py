@@ -14,7 +14,7 @@ from sqlalchemy.orm.util import identity_key
 from sa_conformance.attribution import claim
 from sa_conformance.catalogue import parse_version
 from sa_conformance.messages import exact, row_deleted
-from sa_conformance.models import Address, User, metadata
+from sa_conformance.orm_models import Address, User, metadata
 from sa_conformance.testing import capture_sql, selects
 
 SA = parse_version(sqlalchemy.__version__)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sa_conformance.attribution import claim
 from sa_conformance.catalogue import parse_version
 from sa_conformance.messages import exact
-from sa_conformance.models import Base, User
+from sa_conformance.orm_models import Base, User
 from sa_conformance.state_helpers import checked_out
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from sa_conformance.attribution import claim
 from sa_conformance.messages import exact
-from sa_conformance.models import Address, User
+from sa_conformance.orm_models import Address, User
 from sa_conformance.state_helpers import checked_out
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql

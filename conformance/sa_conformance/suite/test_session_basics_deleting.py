@@ -5,7 +5,7 @@ import sqlalchemy.exc
 from sqlalchemy import select
 from sqlalchemy.orm import registry, relationship
 
-from sa_conformance.models import Address, User, metadata
+from sa_conformance.orm_models import Address, User, metadata
 from sa_conformance.testing import capture_sql
 
 _reg = registry()

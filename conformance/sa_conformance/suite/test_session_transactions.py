@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from sa_conformance.attribution import claim
 from sa_conformance.messages import exact
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.testing import capture_sql
 
 USERS = User.__table__

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 
 
 @pytest.mark.claim("sessionmaker.factory-new-session-each-call")

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import object_session
 
 from sa_conformance.attribution import claim
-from sa_conformance.models import Address, User
+from sa_conformance.orm_models import Address, User
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql, selects
 

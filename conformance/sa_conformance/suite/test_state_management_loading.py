@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import deferred, registry
 
-from sa_conformance.models import User, metadata
+from sa_conformance.orm_models import User, metadata
 from sa_conformance.testing import capture_sql, selects
 
 _reg = registry()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.orm import make_transient, make_transient_to_detached, object_session
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql
 
@@ -260,7 +260,7 @@ def test_backref_assignment_cascades_into_session(session_factory, db):
     """Assigning a new object's many-to-one backref attribute to an object in
     the Session (address.user = user) cascades the new object into the Session
     as pending (cascade_backrefs, always on before 2.0)."""
-    from sa_conformance.models import Address
+    from sa_conformance.orm_models import Address
 
     with session_factory() as s:
         u = User(name="owner")
@@ -279,7 +279,7 @@ def test_backref_assignment_does_not_cascade(session_factory, db):
     the Session (address.user = user) appends it to the collection but does not
     add it to the Session: it stays transient until added (cascade_backrefs
     removed)."""
-    from sa_conformance.models import Address
+    from sa_conformance.orm_models import Address
 
     with session_factory() as s:
         u = User(name="owner")

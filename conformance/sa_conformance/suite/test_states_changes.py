@@ -10,7 +10,7 @@ from sqlalchemy import Column, ForeignKey, Integer, func, select
 from sqlalchemy.orm import raiseload, registry, relationship, selectinload
 
 from sa_conformance.messages import exact
-from sa_conformance.models import Address, User
+from sa_conformance.orm_models import Address, User
 from sa_conformance.state_helpers import state_flags as flags
 
 SKIP_WARNING = "Object of type <Address> not in session, add operation along 'User.addresses' will not proceed"

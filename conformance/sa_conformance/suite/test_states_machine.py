@@ -17,9 +17,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, object_session
 
-from sa_conformance.models import Item, metadata
+from sa_conformance.orm_models import Item, metadata
 from sa_conformance.state_model import Model
 from sa_conformance.attribution import attach_repro, attribute
+from sa_conformance.repro_engine import ReproEngine
 from sa_conformance.state_repro import redact, render_script
 from sa_conformance.world.machine import budget
 
@@ -37,8 +38,8 @@ def build_machine(backend):
     def committed_rows() -> list[tuple]:
         with observer.connect() as conn:
             return sorted(tuple(r) for r in conn.exec_driver_sql("SELECT id, name FROM items"))
-    # Embedded backends declare their reproduction URL (the script then uses its in-process template).
-    repro_url = None if backend.spec.repro_url else redact(backend.url)
+    # the script's database: the backend's declared URL (no password), engine keywords and setup
+    repro_engine = ReproEngine.of(backend)
 
     class SessionStateMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -134,7 +135,7 @@ def build_machine(backend):
             if problems:
                 script = render_script(
                     self.steps,
-                    url=repro_url,
+                    engine=repro_engine,
                     title="SQLAlchemy Session state machine: documented behaviour not observed",
                     details=[f"backend: {backend.name}", f"first difference at step {len(self.steps)}: {code}"],
                 )
@@ -251,7 +252,7 @@ def build_machine(backend):
                 ok = got is self.objs[m.idx]
             if not ok:
                 self.steps.append((code, {}))
-                script = render_script(self.steps, url=repro_url, details=[f"backend: {backend.name}"])
+                script = render_script(self.steps, engine=repro_engine, details=[f"backend: {backend.name}"])
                 note(script)
                 exc = AssertionError(f"step {len(self.steps)}: merge(objs[{o.idx}]) returned the wrong instance")
                 raise attribute(attach_repro(exc, script), CLAIM)
@@ -337,5 +338,5 @@ def test_repro_script_reports_the_first_differing_step(tmp_path):
 
 @pytest.mark.selfcheck
 def test_repro_script_redacts_server_password():
-    script = render_script(SMALL_WALK, url=redact("mysql+pymysql://root:s3cret@db.example:3306/test"))
-    assert "s3cret" not in script and "***" in script
+    script = render_script(SMALL_WALK, engine=ReproEngine(redact("mysql+pymysql://root:s3cret@db.example:3306/test")))
+    assert "s3cret" not in script and "***" in script and "fill it in" in script

@@ -6,7 +6,7 @@ import sqlalchemy.exc
 import sqlalchemy.orm.exc
 from sqlalchemy import inspect
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.state_helpers import state_flags as flags
 
 

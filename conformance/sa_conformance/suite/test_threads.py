@@ -6,7 +6,7 @@ import weakref
 import pytest
 from sqlalchemy import text
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.testing import run_threads
 from sa_fixtures.backends import POOLS
 

@@ -7,8 +7,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy.exc import InvalidRequestError
 
+from sa_fixtures.backends import BACKENDS
+
 from sa_conformance.attribution import attach_repro, attribute
-from sa_conformance.models import metadata
+from sa_conformance.orm_models import metadata
 from sa_conformance.scoping_harness import HARNESSES, scope_mode  # noqa: F401  (fixture)
 from sa_conformance.scoping_model import ScopeModel, reproduction_script
 from sa_conformance.world.machine import budget
@@ -24,6 +26,7 @@ SAME_IN_SCOPE = "registry.same-session-in-scope"
 def make_machine(backend, mode):
     can_flush = backend.has("concurrent_writers")
     url, engine_kw = backend.repro_source()  # declared per backend: URL (no password), engine keywords
+    setup = backend.spec.repro_engine_setup  # ... and the engine's setup (the pysqlite explicit BEGIN)
 
     class RegistryMachine(RuleBasedStateMachine):
         def __init__(self):
@@ -39,7 +42,7 @@ def make_machine(backend, mode):
         def fail(self, message, claim_id=None):
             """Stop at the first observation that differs from the model, naming
             the claim it contradicts and carrying the standalone script."""
-            script = reproduction_script(self.model.steps, mode, url, engine_kw)
+            script = reproduction_script(self.model.steps, mode, url, engine_kw, setup)
             note(script)
             exc = attach_repro(AssertionError(message), script)
             raise attribute(exc, claim_id) if claim_id else exc
@@ -206,7 +209,8 @@ def test_reproduction_script_runs(tmp_path):
     model.remove(0)
     model.call(0)
     for mode in MODES:
-        script = reproduction_script(model.steps, mode, f"sqlite:///{tmp_path / 'r.db'}", ', connect_args={"check_same_thread": False}')
+        script = reproduction_script(model.steps, mode, f"sqlite:///{tmp_path / 'r.db'}",
+                                     ', connect_args={"check_same_thread": False}', BACKENDS["sqlite-file"].repro_engine_setup)
         path = tmp_path / f"repro_{mode}.py"
         path.write_text(script)
         proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)

@@ -6,7 +6,7 @@ import sqlalchemy.exc
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.state_helpers import checked_out
 from sa_conformance.state_helpers import state_flags as flags
 from sa_conformance.testing import capture_sql

@@ -4,7 +4,7 @@ window fixed in 2.0.39 (1.4 and 2.1 autoflush too)."""
 import pytest
 from sqlalchemy import select
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.state_helpers import state_flags as flags
 
 

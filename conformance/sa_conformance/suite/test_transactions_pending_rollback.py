@@ -8,7 +8,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from sa_conformance.models import Item
+from sa_conformance.orm_models import Item
 
 
 @pytest.mark.claim("transactions.pending-rollback-after-failed-flush")

@@ -6,7 +6,7 @@ import sqlalchemy.exc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sa_conformance.models import User
+from sa_conformance.orm_models import User
 from sa_conformance.testing import run_threads
 
 

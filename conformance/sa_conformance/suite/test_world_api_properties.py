@@ -14,7 +14,7 @@ from sqlalchemy import Column, Integer, String, exc, select
 from sqlalchemy.orm import Query, Session, declarative_base, scoped_session, sessionmaker
 
 from sa_conformance.attribution import claim
-from sa_conformance.models import Item
+from sa_conformance.orm_models import Item
 from sa_conformance.world.machine import budget
 
 tokens = st.one_of(st.integers(-3, 3), st.text(max_size=2), st.tuples(st.integers(0, 2), st.booleans()))
@@ -91,7 +91,8 @@ def test_query_properties_each_make_their_own_query(db):
                     if kind is None:
                         with claim("query-property.default-query-class"):
                             assert type(q) is session_query, (
-                                f"q{i} (no query_cls) must produce the session's {session_query.__name__}, got {type(q).__name__}")
+                                f"q{i} (no query_cls) must produce the session's {session_query.__name__}, "
+                                f"got {type(q).__name__}")
                     else:
                         with claim("query-property.multiple-properties"):
                             assert type(q) is kind, f"q{i} must produce {kind.__name__}, got {type(q).__name__}"
@@ -157,7 +158,8 @@ def test_prepare_without_twophase_always_raises(db):
             if flush:
                 session.flush()
             with claim("session-transactions.prepare-requires-twophase"):
-                with pytest.raises(exc.InvalidRequestError, match="'twophase' mode not enabled, or not root transaction; can't prepare"):
+                not_twophase = "'twophase' mode not enabled, or not root transaction; can't prepare"
+                with pytest.raises(exc.InvalidRequestError, match=not_twophase):
                     session.prepare()
                 session.rollback()
                 session.add(Item(name="after"))

@@ -1,6 +1,7 @@
 """Property: asyncio tasks, each with its own AsyncSession from one
 async_scoped_session(scopefunc=current_task), run random rounds of steps at
-the same time (an asyncio.Barrier releases every task for each round).
+the same time (a barrier releases every task for each round: asyncio.Barrier,
+or on Python < 3.11 the small :class:`CompatBarrier`).
 Each task keeps its own AsyncSession within the task and a new one after
 ``await remove()``; no AsyncSession is shared; keyword arguments while one is
 present raise, and reach the factory when the task's scope is empty; a task
@@ -14,6 +15,7 @@ the database."""
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from hypothesis import given
@@ -21,8 +23,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError
 
-from sa_conformance.attribution import attribute, claim
-from sa_conformance.models import Item, metadata
+from sa_conformance.attribution import add_note, attribute, claim
+from sa_conformance.orm_models import Item, metadata
 from sa_conformance.world.machine import budget
 
 pytestmark = pytest.mark.requires("async_driver")
@@ -34,6 +36,50 @@ REGISTRY_OPS = ("add", "rollback", "remove", "reargs", "noop")
 ASYNC_CLAIMS = ("async.same-session-in-task", "async.distinct-sessions-across-tasks", "async.remove-awaits-close",
                 "async.kwargs-present-raises", "reargs.allowed-after-remove")
 ALREADY = "Scoped session is already present; no new arguments may be specified."
+
+
+class CompatBrokenBarrierError(RuntimeError):
+    """asyncio.BrokenBarrierError before Python 3.11."""
+
+
+class CompatBarrier:
+    """The part of asyncio.Barrier (Python 3.11+) the walk uses, on an
+    asyncio.Condition: ``await wait()`` returns once all ``parties`` tasks
+    have called it, then the barrier is ready for the next round;
+    ``await abort()`` breaks it, so waiting and later ``wait()`` calls raise
+    :class:`CompatBrokenBarrierError`."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties = parties
+        self._arrived = 0
+        self._round = 0  # rounds completed
+        self._broken = False
+        self._cond = asyncio.Condition()  # (made inside the running loop: 3.9 binds it to the loop)
+
+    async def wait(self) -> None:
+        async with self._cond:
+            if self._broken:
+                raise CompatBrokenBarrierError("barrier aborted")
+            mine = self._round
+            self._arrived += 1
+            if self._arrived == self.parties:  # the last of the round releases everyone
+                self._arrived, self._round = 0, self._round + 1
+                self._cond.notify_all()
+                return
+            await self._cond.wait_for(lambda: self._round != mine or self._broken)
+            if self._round == mine:  # broken before the round was complete
+                raise CompatBrokenBarrierError("barrier aborted")
+
+    async def abort(self) -> None:
+        async with self._cond:
+            self._broken = True
+            self._cond.notify_all()
+
+
+if sys.version_info >= (3, 11):
+    Barrier, BrokenBarrierError = asyncio.Barrier, asyncio.BrokenBarrierError
+else:
+    Barrier, BrokenBarrierError = CompatBarrier, CompatBrokenBarrierError
 
 
 async def walk(engine, rounds, write_lock: bool, registry_only: bool) -> None:
@@ -49,7 +95,7 @@ async def walk(engine, rounds, write_lock: bool, registry_only: bool) -> None:
     committed: list[str] = []
     flushed: list[list[str]] = [[] for _ in range(N)]
     pending: list[list[str]] = [[] for _ in range(N)]
-    barrier = asyncio.Barrier(N)
+    barrier = Barrier(N)
     seen: list = []
 
     async def task(i: int) -> None:
@@ -124,7 +170,7 @@ async def walk(engine, rounds, write_lock: bool, registry_only: bool) -> None:
     finally:
         for session in seen:  # a failed walk leaves no transaction open (its row locks would stall the next walk)
             await session.close()
-    errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.BrokenBarrierError)]
+    errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, BrokenBarrierError)]
     if errors:
         raise errors[0]
     if registry_only:
@@ -174,9 +220,51 @@ def test_tasks_drive_their_own_async_sessions_at_once(db):
             asyncio.run(main())
         except AssertionError as exc:
             attribute(exc, "async.distinct-sessions-across-tasks")
-            exc.add_note(f"rounds: {rounds!r}")
+            add_note(exc, f"rounds: {rounds!r}")
             raise
         finally:
             POOLS.forget(label)
 
     prop()
+
+
+@pytest.mark.selfcheck
+@pytest.mark.parametrize("barrier_class", [CompatBarrier, getattr(asyncio, "Barrier", None)], ids=["compat", "asyncio"])
+def test_barrier_releases_every_task_each_round_and_aborts(barrier_class):
+    """The barrier of the walk (whichever the Python has): no task passes a
+    round's wait() before all N have reached it, every round; abort() makes
+    the waiting and the later wait() calls raise."""
+    if barrier_class is None:
+        pytest.skip("asyncio.Barrier needs Python 3.11")
+    broken_error = CompatBrokenBarrierError if barrier_class is CompatBarrier else asyncio.BrokenBarrierError
+    parties, rounds = 3, 4
+
+    async def main():
+        barrier = barrier_class(parties)
+        arrived = [0] * rounds
+        passed: list = []
+
+        async def task(i: int) -> None:
+            for r in range(rounds):
+                for _ in range(i):  # arrive at different times
+                    await asyncio.sleep(0)
+                arrived[r] += 1
+                await barrier.wait()
+                assert arrived[r] == parties, f"task {i} passed round {r} with {arrived[r]} of {parties} arrived"
+                passed.append(r)
+
+        await asyncio.wait_for(asyncio.gather(*(task(i) for i in range(parties))), 5)
+        assert passed == sorted(passed) and len(passed) == parties * rounds
+
+        async def stuck():
+            await barrier.wait()
+
+        waiter = asyncio.ensure_future(stuck())
+        await asyncio.sleep(0)
+        await barrier.abort()
+        with pytest.raises(broken_error):
+            await asyncio.wait_for(waiter, 5)
+        with pytest.raises(broken_error):
+            await barrier.wait()
+
+    asyncio.run(main())

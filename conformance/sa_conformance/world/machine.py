@@ -16,12 +16,12 @@ from typing import Callable, Optional
 
 from hypothesis import Phase, note, settings
 from hypothesis.stateful import RuleBasedStateMachine
-from sqlalchemy import event, inspect
+from sqlalchemy import delete, event, insert, inspect
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from sa_conformance.attribution import attach_repro, attribute
-from sa_conformance.models import Item, metadata
-from sa_conformance.state_repro import redact
+from sa_conformance.orm_models import Item, metadata
+from sa_conformance.repro_engine import ReproEngine
 
 from . import ops
 from .guards import Caps
@@ -63,6 +63,20 @@ def budget(examples: int, steps: int):
     return settings(base, max_examples=examples, stateful_step_count=steps, phases=phases)
 
 
+def ids_used(engine) -> int:
+    """How many ``items`` ids the empty table has used, as its reproduction
+    script recreates it: the id of one row inserted (and deleted again) now.
+    Steps name the ids flushes assign, so a script inserts as many rows into
+    its new table (and deletes them) before replaying them: the ids then
+    come out the same whether the database hands out max(id) + 1 (SQLite) or
+    the next value of a counter that deleted rows do not reset (MySQL's
+    AUTO_INCREMENT, PostgreSQL's sequences)."""
+    with engine.begin() as conn:
+        used = conn.execute(insert(Item.__table__).values(name="probe")).inserted_primary_key[0]
+        conn.execute(delete(Item.__table__))
+    return used
+
+
 class WorldMachine(RuleBasedStateMachine):
     """Subclasses set ``backend`` (and get their rules from ``world_rules``)."""
 
@@ -73,6 +87,7 @@ class WorldMachine(RuleBasedStateMachine):
         super().__init__()
         b = self.backend
         b.clear_tables(metadata)
+        self.ids_used = ids_used(b.engine)
         self.caps = Caps.of(b)
         # the backend's one observer engine (a new engine per walk would keep a pooled
         # connection each until the worker ends: "Too many connections" on a server)
@@ -157,7 +172,8 @@ class WorldMachine(RuleBasedStateMachine):
                       f"assert all(S[{s.label!r}] is not x for k, x in S.items() if k != {s.label!r}), "
                       "'[registry.distinct-sessions-across-scopefunc-tokens] a new scope must get a new Session'")
         else:
-            suffix = f"\nassert reg() is S[{s.label!r}], '[registry.same-session-in-scope] the same scope must return the same Session'"
+            suffix = (f"\nassert reg() is S[{s.label!r}], "
+                      "'[registry.same-session-in-scope] the same scope must return the same Session'")
         return f"token[0] = {slot!r}\n", "reg", suffix
 
     # -- objects ----------------------------------------------------------------------
@@ -216,8 +232,8 @@ class WorldMachine(RuleBasedStateMachine):
     def fail(self, claim_id: str, message: str, cause: Optional[BaseException] = None):
         script = render_script(
             self.steps,
-            url=(None if not self.caps.independent else "sqlite:///world_repro.db"
-                 if self.backend.spec.dialect == "sqlite" else redact(self.backend.url)),
+            engine=ReproEngine.of(self.backend),  # the backend's declared URL, engine keywords and setup
+            ids_used=self.ids_used,
             details=[f"backend: {self.backend.name}", f"contradicts claim {claim_id}"],
         )
         note(script)
@@ -239,7 +255,8 @@ class WorldMachine(RuleBasedStateMachine):
             exec(code, self.ns)
         except Exception as exc:  # noqa: BLE001 - any surprise is a difference
             tagged = re.match(r"\[([a-z][a-z0-9-]*\.[a-z0-9-]+)\]", str(exc))
-            self.fail(tagged.group(1) if tagged else claim_id, f"step {n} ({code.splitlines()[0]}): {type(exc).__name__}: {exc}", exc)
+            self.fail(tagged.group(1) if tagged else claim_id,
+                      f"step {n} ({code.splitlines()[0]}): {type(exc).__name__}: {exc}", exc)
         self.ids = self.ids_after(pending or [])
         self.w.writes = [0, 0]
         model_step()

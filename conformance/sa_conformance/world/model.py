@@ -48,11 +48,11 @@ class Obj:
     base: Optional[str] = None  # value loaded from the row (None: unknown -> is_modified)
     marked: bool = False  # Session.delete() called, not yet flushed
     was_deleted: bool = False  # detached by the commit of its deletion
-    stale_pk: bool = False  # transient, but its id attribute still carries a key
+    stale_pk: bool = False  # transient, but its id attribute still carries (or may carry) a key
     #: the transaction bookkeeping of the Session that INSERTed/DELETEd/UPDATEd it:
     ins: Optional[tuple[int, int]] = None  # (sid, savepoint level) of the INSERT
     dele: Optional[int] = None  # savepoint level of a flushed DELETE
-    upd: set = field(default_factory=set)  # savepoint levels that flushed an UPDATE
+    upd: set = field(default_factory=set)  # transaction levels whose flushes took it as modified (UPDATE or none)
 
     @property
     def modified(self) -> bool:

@@ -62,9 +62,10 @@ def make_transient(w: World, o: Obj) -> None:
     """"make_transient() ... alters the state of the given instance so that it
     is transient ... its identity key removed ... loaded attributes remain"."""
     o.status, o.sid, o.marked, o.dirty, o.was_deleted = "transient", None, False, False, False
+    unknown = o.pk_loaded is None  # a key a failed INSERT may have given it: it may still hold one
     if not o.pk_loaded:  # expired attributes (the primary key too) are not loaded back
         o.id = None
-    o.stale_pk, o.base, o.upd, o.dele = o.id is not None, None, set(), None
+    o.stale_pk, o.base, o.upd, o.dele = o.id is not None or unknown, None, set(), None
 
 
 def make_transient_to_detached(w: World, o: Obj) -> None:
@@ -112,6 +113,7 @@ def merge(w: World, s: Sess, o: Obj, new_idx: int, ids: dict, load: bool = True)
     else:
         m = h
         if load and not h.loaded and o.loaded:  # copying loaded values onto an expired instance loads it first
+            autobegin(w, s)  # (a SELECT: the Session autobegins)
             connect(w, s)
             h.name = h.base = w.view(s)[h.id]
             h.loaded = h.pk_loaded = True

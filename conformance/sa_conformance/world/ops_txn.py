@@ -86,11 +86,15 @@ def flush(w: World, s: Sess, ids: dict, *, fails: bool = False) -> None:
             t.delta[o.id] = GONE
             t.written.add(o.id)
         elif o.status == "persistent" and o.dirty:
-            if o.modified:  # the UPDATE's WHERE clause loads an expired primary key
+            if o.modified:
                 t.delta[o.id] = o.name
                 t.written.add(o.id)
-                o.upd.add(lvl)
-                o.pk_loaded = True
+            # every object the flush took (net change, UPDATE, or not) is registered
+            # under its identity key, read from its primary key: an expired one loads
+            o.pk_loaded = True
+            # flushed as modified in this transaction: a rollback of it expires the
+            # object (see restore_snapshot)
+            o.upd.add(lvl)
             o.dirty, o.base = False, o.name
 
 
@@ -114,7 +118,10 @@ def failed_flush(w: World, s: Sess) -> None:
     the calling application" (PendingRollbackError until rollback())."""
     w.writes = None  # what the failed flush sent before it failed is not predicted
     for o in w.new(s):
-        o.stale_pk, o.pk_loaded = True, None  # the INSERT may have given it a key before the failure
+        o.stale_pk = True
+        if o.id is None:
+            o.pk_loaded = None  # the INSERT may have given it a key before the failure
+        # (a key it already had, it keeps: the INSERT was sent with it)
     restore_snapshot(w, s, level=0, dirty_only=False)
     s.txn.delta, s.txn.saves, s.txn.written, s.txn.failed = {}, [], set(), True
 
@@ -123,7 +130,9 @@ def restore_snapshot(w: World, s: Sess, level: int, dirty_only: bool) -> None:
     """"When the transaction is rolled back, objects that were pending ... or
     INSERTed in it become transient; objects deleted in it are persistent
     again; persistent objects are expired" -- a SAVEPOINT rollback expires
-    only objects modified within it ("dirty_only")."""
+    only objects modified within it ("dirty_only"): those with changes now
+    (Session.dirty) and those a flush inside it took as modified, whether or
+    not the flush found a net change to UPDATE (``upd``)."""
     for o in w.objs:
         if o.ins is not None and o.ins[0] == s.sid and o.ins[1] >= level and o.status != "gone":
             o.status, o.sid, o.stale_pk, o.ins, o.dirty, o.marked, o.dele = "transient", None, True, None, False, False, None

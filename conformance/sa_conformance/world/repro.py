@@ -13,6 +13,8 @@ from __future__ import annotations
 import pprint
 from typing import Optional, Sequence
 
+from sa_conformance.repro_engine import ReproEngine
+
 #: helpers every step may use; embedded verbatim in reproduction scripts
 OBSERVE = r'''
 import gc
@@ -156,59 +158,15 @@ def check(step, code, expected):
 '''
 
 
-_SQLITE_BEGIN = [
-    "",
-    "",
-    "def explicit_begin(engine):",
-    '    @event.listens_for(engine, "connect")',
-    "    def _connect(dbapi_connection, record):",
-    "        dbapi_connection.isolation_level = None  # documented pysqlite workaround",
-    '        dbapi_connection.execute("PRAGMA journal_mode=WAL")',
-    "",
-    '    @event.listens_for(engine, "begin")',
-    "    def _begin(conn):",
-    '        conn.exec_driver_sql("BEGIN")',
-    "",
-    "",
-]
-
-
-def _engine_lines(url: Optional[str]) -> list[str]:
-    if url is not None and url.startswith("sqlite:///"):
-        return [
-            "import os",
-            f"URL = {url!r}",
-            "if os.path.exists(URL[10:]):",
-            "    os.remove(URL[10:])",
-            *_SQLITE_BEGIN,
-            'engine = create_engine(URL, connect_args={"check_same_thread": False, "timeout": 5})',
-            "explicit_begin(engine)",
-            "observer = create_engine(URL, poolclass=NullPool)  # a second, independent connection",
-        ]
-    if url is None or url.startswith("sqlite"):
-        return [
-            'engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})',
-            "",
-            '@event.listens_for(engine, "connect")',
-            "def _connect(dbapi_connection, record):",
-            "    dbapi_connection.isolation_level = None  # documented pysqlite workaround",
-            "",
-            '@event.listens_for(engine, "begin")',
-            "def _begin(conn):",
-            '    conn.exec_driver_sql("BEGIN")',
-            "",
-            "observer = engine  # one in-memory database: rows are read only between transactions",
-        ]
-    return [
-        f"URL = {url!r}  # password redacted: fill it in",
-        "engine = create_engine(URL)",
-        "observer = create_engine(URL, poolclass=NullPool)  # a second, independent connection",
-    ]
-
-
-def render_script(steps: Sequence[tuple[str, dict]], *, url: Optional[str] = None, details: Sequence[str] = ()) -> str:
+def render_script(steps: Sequence[tuple[str, dict]], *, engine: Optional[ReproEngine] = None, ids_used: int = 0,
+                  details: Sequence[str] = ()) -> str:
     """A standalone script replaying ``steps`` ([(code, expected snapshot)])
-    that stops with AssertionError at the first step that differs."""
+    that stops with AssertionError at the first step that differs, on the
+    database ``engine`` describes (``ReproEngine.of(backend)``; default: the
+    declared in-memory SQLite).  ``ids_used``: how many ids the walk's empty
+    table had used (``machine.ids_used``): the script's new table uses as
+    many first, so the flushes assign the ids the steps name."""
+    engine = engine or ReproEngine.declared()
     out = [
         "#!/usr/bin/env python",
         '"""SQLAlchemy session world: documented behaviour not observed.',
@@ -223,7 +181,7 @@ def render_script(steps: Sequence[tuple[str, dict]], *, url: Optional[str] = Non
         "from sqlalchemy.orm import registry, scoped_session, sessionmaker",
         "from sqlalchemy.pool import NullPool, StaticPool",
         "",
-        *_engine_lines(url),
+        *engine.lines(),
         "",
         "Base = registry().generate_base()",
         "",
@@ -236,6 +194,9 @@ def render_script(steps: Sequence[tuple[str, dict]], *, url: Optional[str] = Non
         "",
         "Base.metadata.drop_all(engine)",
         "Base.metadata.create_all(engine)",
+        *([f"with engine.begin() as conn:  # the recorded walk's table had used {ids_used} id(s): use as many",
+           f"    conn.execute(Item.__table__.insert(), [{{'name': 'used'}}] * {ids_used})",
+           "    conn.execute(Item.__table__.delete())"] if ids_used else []),
         *OBSERVE.splitlines(),
         "",
         'print("SQLAlchemy", sqlalchemy.__version__)',
@@ -256,6 +217,7 @@ def render_script(steps: Sequence[tuple[str, dict]], *, url: Optional[str] = Non
         "        s.close()",
         "    Base.metadata.drop_all(engine)",
         "    engine.dispose()",
+        "    observer.dispose()",
         'print("OK: every step behaved as documented")',
         "",
     ]

@@ -115,8 +115,10 @@ class WorldRules(WorldMachine):
             if o.id is None:
                 return not o.stale_pk
             # a key of an existing row: the flush will fail (IntegrityError) -> PendingRollbackError
+            # (not when the Session holds that key itself: the flush then warns of the conflict
+            # first, or turns the INSERT into an UPDATE of a row it deletes -- not described)
             return (s is not None and o.id in self.w.view(s) and o.id not in self.w.locked_by_others(s)
-                    and not (s.txn and s.txn.uncertain))
+                    and not (s.txn and s.txn.uncertain) and self.w.holder(s, o.id) is None)
         if o.status == "detached":
             return (s is not None and not o.was_deleted and g.readable(self.w, s, o)
                     and self.w.holder(s, o.id) is None and not (s.txn and o.id in s.txn.uncertain))
@@ -258,7 +260,8 @@ class WorldRules(WorldMachine):
         elif self.w.new(s) or any(o.ins for o in self.w.in_session(s)):
             claim = "states.rollback-pending-to-transient"
         elif self.w.identity_map(s):
-            claim = "expire.rollback-expires" if s.expire_on_commit else "session-basics.rollback-expires-despite-expire-on-commit"
+            claim = ("expire.rollback-expires" if s.expire_on_commit
+                     else "session-basics.rollback-expires-despite-expire-on-commit")
         else:
             claim = "transactions.rollback-discards"
         self.run(pre + f"{expr}.rollback()" + post, claim, lambda: ops.rollback(self.w, s))

@@ -50,7 +50,8 @@ class ScopeRules(ObjectRules):
         sid = ops.registry_call(self.w, ("reg", slot), make=self.make_scoped, kwargs={"info": {"tag": tag}})
         s = self.w.sessions[sid]
         code = (f"token[0] = {slot!r}\nS[{s.label!r}] = reg(info={{'tag': {tag}}})\n"
-                f"assert S[{s.label!r}].info == {s.info!r}, '[reargs.first-call-kwargs-reach-factory] first-call arguments must reach the factory'\n"
+                f"assert S[{s.label!r}].info == {s.info!r}, "
+                "'[reargs.first-call-kwargs-reach-factory] first-call arguments must reach the factory'\n"
                 f"assert all(S[{s.label!r}] is not x for k, x in S.items() if k != {s.label!r}), "
                 "'[remove.next-call-new-session] after remove() the scope must get a new Session'")
         if slot in self.removed_scopes:
@@ -206,7 +207,8 @@ class ScopeRules(ObjectRules):
                 ops.rollback_savepoint(self.w, s)
             else:
                 ops.release_savepoint(self.w, s, self.ids)
-        claim = "savepoint.nested-rollback-pending-transient" if fail and o is not None else "scoped-api.begin-nested-context-manager"
+        claim = ("savepoint.nested-rollback-pending-transient" if fail and o is not None
+                 else "scoped-api.begin-nested-context-manager")
         self.run(code, claim, model, pending)
 
     def can_maker_block(self, slot) -> bool:
