@@ -297,10 +297,27 @@ def _classify(d: Diff, cid: str, oa, nb) -> ClaimChange | None:
             ) if x)
         elif all(t.old_outcome == t.new_outcome for t in changed):
             ch.detail = "failure message changed"
+        elif _coverage_only(changed):
+            # the claim applies on both releases (other targets say so); a test citing it was skipped on one
+            # release because it also cites a claim outside that release's range: coverage, not behaviour
+            gone = next(t for t in changed if Outcome.NOT_APPLICABLE.value in (t.old_outcome, t.new_outcome))
+            rec = gone.old if gone.old_outcome == Outcome.NOT_APPLICABLE.value else gone.new
+            side = "new" if rec is gone.old else "old"
+            tests = ", ".join(sorted({t.split("::")[-1].split("[")[0] for r in (rec,) for t in r.tests}))
+            why = first_reason(rec.reason or "")
+            ch.detail = (f"checked on the {side} release only by {tests} on {', '.join(t.target for t in changed)}"
+                         + (f": {why}" if why else ""))
         else:
             ch.detail = "; ".join(f"{t.target}: {t.old_outcome} → {t.new_outcome}" for t in changed)
     ch.targets = targets
     return ch
+
+
+def _coverage_only(changed: list[TargetChange]) -> bool:
+    """Every change is a test becoming (in)applicable beside a pass: n/a → pass or pass → n/a."""
+    pairs = {(t.old_outcome, t.new_outcome) for t in changed}
+    na, ok = Outcome.NOT_APPLICABLE.value, Outcome.PASS.value
+    return bool(pairs) and (pairs <= {(na, ok)} or pairs <= {(ok, na)})
 
 
 def _warnings(d: Diff) -> None:

@@ -99,6 +99,14 @@ def test_documented_pair_seen_on_one_side_only_says_so():
     assert row.category == "documented" and row.detail == "only the old behaviour was observed"
 
 
+def test_a_test_becoming_applicable_beside_a_pass_is_coverage_not_behaviour():
+    old = dict(OLD, **{"x.stable": {"sqlite-memory": "not-applicable", "mysql": "pass"}})
+    new = dict(NEW, **{"x.stable": dict.fromkeys(BOTH, "pass")})
+    row = next(ch for ch in diff_results(doc("2.0.58", old), doc("2.1.9", new)).changes if ch.claim == "x.stable")
+    assert row.category == "other"
+    assert row.detail == "checked on the new release only by test_stable on sqlite-memory"
+
+
 def test_newly_applicable_claim_that_fails_is_undocumented_and_appeared_claims_are_listed():
     old = {k: v for k, v in OLD.items() if k != "x.flaky"}
     new = dict(NEW, **{"x.api": dict.fromkeys(BOTH, "fail")})

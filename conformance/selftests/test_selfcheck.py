@@ -61,3 +61,22 @@ def test_import_names_do_not_shadow_pypi_packages():
         if mod is not None:
             origin = getattr(mod, "__file__", None) or str(getattr(mod, "__path__", ""))
             assert str(repo) not in str(origin), f"{name!r} resolves into this repo: {origin}"
+
+
+def test_ci_scripts_import_only_names_that_exist(pytestconfig):
+    """`.ci/run` and its helpers embed Python (`python - <<'PY'`): every `from sa_* import ...` there must
+    resolve, or CI fails only at its very end (a renamed or moved helper)."""
+    import importlib
+    import re
+
+    root = pytestconfig.rootpath
+    scripts = sorted((root / ".ci").glob("*")) + [root / ".github" / "workflows" / "conformance.yml"]
+    checked = 0
+    for script in (p for p in scripts if p.is_file()):
+        for module, names in re.findall(r"^\s*from (sa_(?:conformance|fixtures)[\w.]*) import ([\w, ]+)$",
+                                        script.read_text(), flags=re.M):
+            mod = importlib.import_module(module)
+            missing = [n.strip() for n in names.split(",") if n.strip() and not hasattr(mod, n.strip())]
+            assert not missing, f"{script.name}: {module} has no {', '.join(missing)}"
+            checked += 1
+    assert checked, "no embedded import found in .ci/ (the pattern no longer matches the scripts?)"
