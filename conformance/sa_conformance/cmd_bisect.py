@@ -110,11 +110,10 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     from .catalogue import load_catalogue
     from .cli import CliError, _out
     from .env_runner import (
-        CANNOT_JUDGE,
         RunRefused,
         check_options,
         options_from,
-        refused_code,
+        answer_refusal,
     )
     from .envs import EnvError
     from .paths import CATALOGUE_DIR
@@ -151,12 +150,7 @@ def cmd_bisect(args: argparse.Namespace) -> int:
         bis = Bisector(claim.id, releases, opts, python=args.python)
         first, flip = bis.run()
     except RunRefused as exc:
-        if refused_code(exc) == CANNOT_JUDGE:
-            from .cli import _err
-
-            _err(exc.args[0])
-            return CANNOT_JUDGE
-        raise CliError(str(exc.args[0] if exc.args else exc)) from None
+        return answer_refusal(exc)
     except (ReleaseError, EnvError) as exc:
         raise CliError(str(exc.args[0] if exc.args else exc)) from None
     ok, line = judge(claim, releases, first, flip)

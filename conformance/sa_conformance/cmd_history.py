@@ -215,11 +215,10 @@ def heatmap(m: dict, series: str) -> str:
 def cmd_history(args: argparse.Namespace) -> int:
     from .cli import CliError, _out
     from .env_runner import (
-        CANNOT_JUDGE,
         RunRefused,
         check_options,
         options_from,
-        refused_code,
+        answer_refusal,
     )
     from .envs import EnvError
     from .releases import ReleaseError, series_releases
@@ -247,12 +246,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     except RunRefused as exc:
-        if refused_code(exc) == CANNOT_JUDGE:
-            from .cli import _err
-
-            _err(exc.args[0])
-            return CANNOT_JUDGE
-        raise CliError(str(exc.args[0] if exc.args else exc)) from None
+        return answer_refusal(exc)
     except (ReleaseError, EnvError) as exc:
         raise CliError(str(exc.args[0] if exc.args else exc)) from None
     docs = load_dir(root) if root.is_dir() else {}

@@ -102,7 +102,7 @@ def emit_diff(d, args) -> int:
 def cmd_upgrade(args: argparse.Namespace) -> int:
     from . import diff as diffmod
     from .cli import CliError
-    from .env_runner import RunRefused, check_options, options_from, refused_code
+    from .env_runner import RunRefused, answer_refusal, check_options, options_from
     from .envs import EnvError
     from .releases import ReleaseError, resolve
 
@@ -123,12 +123,6 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     except (ReleaseError, EnvError) as exc:
         raise CliError(str(exc)) from None
     except RunRefused as exc:
-        code = refused_code(exc)
-        if code == 3:
-            from .cli import _err
-
-            _err(exc.args[0])
-            return 3
-        raise CliError(exc.args[0]) from None
+        return answer_refusal(exc)
     d = diffmod.diff_results(docs[0], docs[1], str(root / old / "results.json"), str(root / new / "results.json"))
     return emit_diff(d, args)

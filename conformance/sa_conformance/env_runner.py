@@ -39,6 +39,17 @@ def refused_code(exc: RunRefused) -> int:
     return exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 2
 
 
+def answer_refusal(exc: RunRefused) -> int:
+    """A verb's answer to a refused run: "could not judge" is one line on stderr
+    and exit 3; anything else is bad input (``CliError``: one line, exit 2)."""
+    from .cli import CliError, _err
+
+    if refused_code(exc) == CANNOT_JUDGE:
+        _err(exc.args[0])
+        return CANNOT_JUDGE
+    raise CliError(str(exc.args[0] if exc.args else exc)) from None
+
+
 @dataclass
 class RunOptions:
     """The `sa-conformance run` options every env gets, unchanged."""

@@ -10,42 +10,18 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from sa_conformance.async_helpers import async_factory, run_on_async_engine
 from sa_conformance.orm_models import User, metadata
-from sa_fixtures.backends import POOLS
 
 pytestmark = pytest.mark.requires("async_driver")
 REARGS_MESSAGE = r"^Scoped session is already present; no new arguments may be specified\.$"
-TIMEOUT = 20
-
-
-def async_factory(engine, **kw):
-    if int(sqlalchemy.__version__.split(".")[0]) >= 2:  # API spelling only
-        from sqlalchemy.ext.asyncio import async_sessionmaker
-
-        return async_sessionmaker(bind=engine, **kw)
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    return sessionmaker(bind=engine, class_=AsyncSession, **kw)
 
 
 def run_async(db, body):
     """asyncio.run(body(engine, factory)) on a fresh async engine for the
     backend's database, disposed afterwards and tracked by the leak guard."""
-    label = f"{db.id}/async-test"
-
-    async def main():
-        # engine options and the schema step come from the backend's declaration
-        engine = db.create_async_engine(label)
-        try:
-            await db.prepare_async(engine, metadata)
-            return await asyncio.wait_for(body(engine, async_factory(engine)), TIMEOUT)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    finally:
-        POOLS.forget(label)
+    return run_on_async_engine(db, "async-test", lambda engine: body(engine, async_factory(engine)),
+                               metadata=metadata)
 
 
 def checked_out(db):

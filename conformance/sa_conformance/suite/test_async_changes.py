@@ -8,30 +8,15 @@ import pytest
 from sqlalchemy import event, select
 
 from sa_conformance.messages import exact
+from sa_conformance.async_helpers import run_on_async_engine
 from sa_conformance.orm_models import User, metadata
-from sa_fixtures.backends import POOLS
 
 pytestmark = pytest.mark.requires("async_driver")
-TIMEOUT = 20
 
 
 def run_async(db, body, *, schema=True):
     """asyncio.run(body(engine)) on a fresh async engine, disposed afterwards."""
-    label = f"{db.id}/async-changes"
-
-    async def main():
-        engine = db.create_async_engine(label)
-        try:
-            if schema:
-                await db.prepare_async(engine, metadata)
-            return await asyncio.wait_for(body(engine), TIMEOUT)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    finally:
-        POOLS.forget(label)
+    return run_on_async_engine(db, "async-changes", body, metadata=metadata if schema else None)
 
 
 def checked_out(db):
@@ -45,28 +30,26 @@ def _session(engine):
     return AsyncSession(bind=engine)
 
 
-@pytest.mark.claim("async.session-bind-wrong")
-def test_async_session_bind_is_not_the_engine(db):
-    """Before 1.4.8: AsyncSession(bind=engine).bind is not that engine."""
+def _bind_is_the_engine(db) -> bool:
     async def body(engine):
         s = _session(engine)
         try:
             return s.bind is engine
         finally:
             await s.close()
-    assert run_async(db, body, schema=False) is False
+    return run_async(db, body, schema=False)
+
+
+@pytest.mark.claim("async.session-bind-wrong")
+def test_async_session_bind_is_not_the_engine(db):
+    """Before 1.4.8: AsyncSession(bind=engine).bind is not that engine."""
+    assert _bind_is_the_engine(db) is False
 
 
 @pytest.mark.claim("async.session-bind-is-engine")
 def test_async_session_bind_is_the_engine(db):
     """1.4.8+: AsyncSession(bind=engine).bind is that AsyncEngine (#6220)."""
-    async def body(engine):
-        s = _session(engine)
-        try:
-            return s.bind is engine
-        finally:
-            await s.close()
-    assert run_async(db, body, schema=False) is True
+    assert _bind_is_the_engine(db) is True
 
 
 async def _execute_with_dict_options(engine):
