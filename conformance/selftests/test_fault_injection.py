@@ -36,6 +36,10 @@ INNER_BOUND = 90
 @pytest.fixture
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.setenv("COLUMNS", "400")  # untruncated short test summary lines
+    # the inner runs choose their own servers: a URL or backend list set for the outer run must not leak in
+    for var in ("SA_CONFORMANCE_MYSQL_URL", "SA_CONFORMANCE_POSTGRESQL_URL", "SA_CONFORMANCE_MYSQL_PROVISIONER",
+                "SA_CONFORMANCE_BACKENDS", "SA_CONFORMANCE_REQUIRE"):
+        monkeypatch.delenv(var, raising=False)
     pytester.makefile(
         ".toml",
         pyproject=f'[tool.pytest.ini_options]\nclaims_catalogue = "{CATALOGUE_DIR}"\n'
@@ -124,7 +128,8 @@ def test_server_killed_mid_run_fails_fast_and_leaves_nothing(
     gone, and the next run provisions a fresh server and passes."""
     info_path = tmp_path / "server.json"
     inner.makepyfile(test_server_killed=SERVER_KILLED)
-    args = (*PLUGINS, "--backend", "mysql", "--require-backend", "mysql", "--no-docker", "-p", "no:randomly")
+    args = (*PLUGINS, "--backend", "mysql", "--require-backend", "mysql", "--mysql-provisioner", "local-binary",
+            "--no-docker", "-p", "no:randomly")
     started = time.monotonic()
     monkeypatch.setenv("FAULT_INFO", str(info_path))
     result = inner.runpytest_subprocess(*args, "-rfE", "--timeout=30", timeout=INNER_BOUND)
