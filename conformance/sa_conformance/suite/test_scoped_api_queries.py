@@ -2,6 +2,8 @@
 (execute, scalar, scalars, get, get_one, query, refresh, identity_key,
 QueryPropertyDescriptor), each used through the scoped_session proxy."""
 
+import re
+
 import pytest
 import sqlalchemy
 import sqlalchemy.exc
@@ -260,14 +262,31 @@ def test_refresh_loads_named_lazy_relationship(scoped, db):
 
 
 @pytest.mark.claim("scoped-api.refresh-relationship-only-raises")
-def test_refresh_relationship_only_raises_before_2_0_4(scoped, db):
-    """Before 2.0.4 naming only a relationship in refresh() is an error."""
+def test_refresh_relationship_only_raises_in_1_4(scoped, db):
+    """In 1.4 naming only a relationship in refresh() is an error, which says to use expire()."""
     try:
         u = User(name="rel")
         scoped.add(u)
         scoped.commit()
-        with pytest.raises(sqlalchemy.exc.InvalidRequestError):
+        with pytest.raises(sqlalchemy.exc.InvalidRequestError, match=re.escape(
+                "No column-based properties specified for refresh operation. "
+                "Use session.expire() to reload collections and related items.")):
             scoped.refresh(u, ["addresses"])
+    finally:
+        scoped.remove()
+
+
+@pytest.mark.claim("scoped-api.refresh-relationship-only-ignored")
+def test_refresh_relationship_only_is_ignored_from_2_0_0_to_2_0_3(scoped, db):
+    """2.0.0-2.0.3: refresh() naming only a lazy relationship returns without loading it."""
+    try:
+        u = User(name="rel", addresses=[Address(email="r@x")])
+        scoped.add(u)
+        scoped.commit()
+        with capture_sql(db.engine) as sql:
+            scoped.refresh(u, ["addresses"])
+        assert "addresses" not in u.__dict__, "the named lazy relationship must stay unloaded"
+        assert not any("addresses" in str(q).lower() for q in sql), f"no SELECT of addresses expected: {sql}"
     finally:
         scoped.remove()
 

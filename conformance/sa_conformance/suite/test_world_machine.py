@@ -56,7 +56,8 @@ WORLD_CLAIMS = (
 
 
 @pytest.mark.property
-@pytest.mark.claim(*WORLD_CLAIMS)
+# before 2.0.22 there is no reset() / close_resets_only: the walk draws neither, and still runs
+@pytest.mark.claim(*WORLD_CLAIMS, gated=("transactions.close-resets-only-false", "transactions.reset-keeps-usable"))
 def test_session_world_matches_reference_model(db):
     """Any walk of add/add_all/flush/commit/rollback (also without a
     transaction)/begin/begin_nested (or begin(nested=True))/release/

@@ -11,7 +11,7 @@ from hypothesis.stateful import initialize, precondition, rule
 
 from . import guards as g
 from . import ops
-from .machine import MAKERS, SLOTS, WorldMachine
+from .machine import HAS_RESET, MAKERS, SLOTS, WorldMachine
 
 pick = st.integers(min_value=0, max_value=10**6)
 #: keyword arguments a sessionmaker is called (or configured) with
@@ -335,7 +335,10 @@ class WorldRules(WorldMachine):
         self.nested_forget(s)
         self.run(pre + f"{expr}.close()" + post, claim, lambda: ops.close(self.w, s))
 
-    @slot_rule("can_close")
+    def can_reset(self, slot) -> bool:
+        return HAS_RESET and self.can_close(slot)
+
+    @slot_rule("can_reset")
     def reset(self, slot):
         s = self.sess_peek(slot)
         pre, expr, post = self.target(slot)
