@@ -65,11 +65,17 @@ def _catalogue(config: pytest.Config):
     return config.stash.get(CATALOGUE_KEY, None)
 
 
-def _expectations_path(config: pytest.Config) -> Path:
+def _expectations_path(config: pytest.Config) -> Path | None:
+    """The known-deviations file; None (no deviations) for a catalogue other than
+    the packaged one when no file is named: the packaged deviations are about the
+    packaged claims."""
     raw = config.getoption("sa_expectations") or config.getini("expectations_file")
     if not raw:
-        from .paths import EXPECTATIONS_FILE
+        from .paths import CATALOGUE_DIR, EXPECTATIONS_FILE
+        from .plugin import catalogue_path
 
+        if catalogue_path(config).resolve() != CATALOGUE_DIR.resolve():
+            return None
         return EXPECTATIONS_FILE
     p = Path(raw)
     if p.is_absolute():
@@ -87,8 +93,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     cat = _catalogue(config)
     try:
-        config.stash[EXPECT_KEY] = load_expectations(
-            _expectations_path(config), known_claims=[c.id for c in cat] if cat is not None else None
+        path = _expectations_path(config)
+        config.stash[EXPECT_KEY] = [] if path is None else load_expectations(
+            path, known_claims=[c.id for c in cat] if cat is not None else None
         )
     except ExpectationsError as exc:
         raise pytest.UsageError(str(exc)) from None
