@@ -18,11 +18,12 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from sa_conformance.attribution import claim
 from sa_conformance.orm_models import Item
+from sa_conformance.testing import capture_sql
 from sa_conformance.world.machine import budget
 
 names = st.text("abc", min_size=1, max_size=3)
@@ -30,21 +31,6 @@ names = st.text("abc", min_size=1, max_size=3)
 
 class Boom(Exception):
     """Raised inside a block on purpose."""
-
-
-@contextmanager
-def statements(engine):
-    """The SQL statements ``engine`` executes inside the block (a list)."""
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def committed(db, rows: list[str], **session_kw) -> tuple[Session, list[Item]]:
@@ -155,7 +141,7 @@ def test_rollback_without_a_transaction_touches_nothing(db):
                 if e:
                     session.expire(o)
             before = [set(inspect(o).unloaded) for o in objs]
-            with statements(db.engine) as sql:
+            with capture_sql(db.engine) as sql:
                 session.rollback()
             with claim("scoped-api.rollback-without-transaction"):
                 assert sql == [], f"rollback() with no transaction emitted {sql}"
@@ -191,7 +177,7 @@ def test_make_transient_to_detached_expires_what_is_missing(db):
                 assert insp.detached and insp.key is not None and insp.key[1] == (pk,), f"not detached: {insp.key}"
                 assert ("name" in insp.expired_attributes) == (given_name is None), (
                     f"expired {set(insp.expired_attributes)} after make_transient_to_detached with name={given_name!r}")
-                with statements(db.engine) as sql:
+                with capture_sql(db.engine) as sql:
                     session.add(obj)
                 assert sql == [] and inspect(obj).persistent and obj not in session.dirty
                 expected = rows[pick % len(rows)] if given_name is None else given_name
@@ -304,7 +290,7 @@ def test_commit_expires_exactly_as_configured(db):
                     assert all("name" in inspect(o).expired_attributes for o in everything), "commit() expires all"
             else:
                 with claim("expire.expire-on-commit-false"):
-                    with statements(db.engine) as sql:
+                    with capture_sql(db.engine) as sql:
                         got = [o.name for o in everything]
                     assert sql == [] and got == [*rows, *added], f"reading after commit emitted {sql}"
         finally:
