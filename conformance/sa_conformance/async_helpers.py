@@ -30,10 +30,20 @@ def async_factory(engine: Any, **kw: Any) -> Any:
     return sessionmaker(bind=engine, class_=AsyncSession, **kw)
 
 
+def tracked_label(db: Any, label: str) -> str:
+    """The leak guard's name for a test module's async engine."""
+    return f"{db.id}/{label}"
+
+
+def checked_out(db: Any, label: str) -> int:
+    """Connections checked out of the async engine :func:`run_on_async_engine` made under ``label``."""
+    return db.checked_out(tracked_label(db, label))
+
+
 def run_on_async_engine(db: Any, label: str, body: Callable[[Any], Awaitable[Any]], *,
                         metadata: Any = None, timeout: float = TIMEOUT) -> Any:
     """``asyncio.run(body(engine))``; with ``metadata``, its tables are created first."""
-    tracked = f"{db.id}/{label}"
+    tracked = tracked_label(db, label)
 
     async def main() -> Any:
         engine = db.create_async_engine(tracked)

@@ -242,7 +242,7 @@ def _documented(d: Diff, older: str, newer: str, a, b) -> ClaimChange:
         seen_old = any(r.outcome is Outcome.PASS for r in old_recs)
         seen_new = any(r.outcome is Outcome.PASS for r in new_recs)
         why = next((r.reason for r in (*old_recs, *new_recs) if r.outcome is not Outcome.PASS and r.reason), "")
-        why = f" ({first_reason(why)})" if why else ""
+        why = f" ({first_line(why, 160)})" if why else ""
         if not seen_old and not seen_new:
             # the switch is the catalogue's; this run checked neither side: not shown, so not counted as shown
             ch.category = "other"
@@ -253,8 +253,10 @@ def _documented(d: Diff, older: str, newer: str, a, b) -> ClaimChange:
     return ch
 
 
-def first_reason(text: str, limit: int = 160) -> str:
-    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+def first_line(text: str | None, limit: int = 240) -> str:
+    """The first line of ``text``, cut to ``limit`` characters."""
+    lines = (text or "").strip().splitlines()
+    line = lines[0] if lines else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -303,8 +305,8 @@ def _classify(d: Diff, cid: str, oa, nb) -> ClaimChange | None:
             gone = next(t for t in changed if Outcome.NOT_APPLICABLE.value in (t.old_outcome, t.new_outcome))
             rec = gone.old if gone.old_outcome == Outcome.NOT_APPLICABLE.value else gone.new
             side = "new" if rec is gone.old else "old"
-            tests = ", ".join(sorted({t.split("::")[-1].split("[")[0] for r in (rec,) for t in r.tests}))
-            why = first_reason(rec.reason or "")
+            tests = ", ".join(sorted({t.split("::")[-1].split("[")[0] for t in rec.tests}))
+            why = first_line(rec.reason, 160)
             ch.detail = (f"checked on the {side} release only by {tests} on {', '.join(t.target for t in changed)}"
                          + (f": {why}" if why else ""))
         else:

@@ -8,15 +8,9 @@ from __future__ import annotations
 
 import json
 
-from .diff import CATEGORIES, TITLES, ClaimChange, Diff
+from .diff import CATEGORIES, TITLES, ClaimChange, Diff, first_line
 from .model import Record
 from .redact import Redactor
-
-
-def first_line(text: str | None, limit: int = 240) -> str:
-    lines = (text or "").strip().splitlines()
-    line = lines[0] if lines else ""
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _md(text: str) -> str:

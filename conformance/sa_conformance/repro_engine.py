@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sa_fixtures.redaction import MASK
+from sa_fixtures.redaction import MASK, redact
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,9 @@ class ReproEngine:
     setup: str = ""
     #: a second engine's connections are independent of the Session's: committed rows are read there
     independent: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", redact(self.url))  # whoever builds one, a script never shows a password
 
     @classmethod
     def of(cls, backend) -> ReproEngine:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import pprint
 from typing import Optional, Sequence
 
-from sa_fixtures.redaction import redact  # noqa: F401  (the tests import it from here)
 
 from sa_conformance.repro_engine import ReproEngine
 

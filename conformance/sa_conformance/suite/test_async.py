@@ -10,23 +10,25 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import scoped_session, sessionmaker
 
+from sa_conformance import async_helpers
 from sa_conformance.async_helpers import async_factory, run_on_async_engine
 from sa_conformance.orm_models import User, metadata
 
 pytestmark = pytest.mark.requires("async_driver")
+LABEL = "async-test"  # this module's async engine, as the leak guard names it
 REARGS_MESSAGE = r"^Scoped session is already present; no new arguments may be specified\.$"
 
 
 def run_async(db, body):
     """asyncio.run(body(engine, factory)) on a fresh async engine for the
     backend's database, disposed afterwards and tracked by the leak guard."""
-    return run_on_async_engine(db, "async-test", lambda engine: body(engine, async_factory(engine)),
+    return run_on_async_engine(db, LABEL, lambda engine: body(engine, async_factory(engine)),
                                metadata=metadata)
 
 
 def checked_out(db):
-    """Connections checked out of this module's async engine (tracked as ``<id>/async-test``)."""
-    return db.checked_out(f"{db.id}/async-test")
+    """Connections checked out of this module's async engine."""
+    return async_helpers.checked_out(db, LABEL)
 
 
 @pytest.mark.claim("async.same-session-in-task")

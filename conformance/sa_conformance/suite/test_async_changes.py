@@ -8,20 +8,22 @@ import pytest
 from sqlalchemy import event, select
 
 from sa_conformance.messages import exact
+from sa_conformance import async_helpers
 from sa_conformance.async_helpers import run_on_async_engine
 from sa_conformance.orm_models import User, metadata
 
 pytestmark = pytest.mark.requires("async_driver")
+LABEL = "async-changes"  # this module's async engine, as the leak guard names it
 
 
 def run_async(db, body, *, schema=True):
     """asyncio.run(body(engine)) on a fresh async engine, disposed afterwards."""
-    return run_on_async_engine(db, "async-changes", body, metadata=metadata if schema else None)
+    return run_on_async_engine(db, LABEL, body, metadata=metadata if schema else None)
 
 
 def checked_out(db):
-    """Connections checked out of this module's async engine (tracked as ``<id>/async-changes``)."""
-    return db.checked_out(f"{db.id}/async-changes")
+    """Connections checked out of this module's async engine."""
+    return async_helpers.checked_out(db, LABEL)
 
 
 def _session(engine):

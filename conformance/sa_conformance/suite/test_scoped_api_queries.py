@@ -244,13 +244,20 @@ def test_refresh_named_attributes_only(scoped, session_factory, db):
         scoped.remove()
 
 
+def _committed_user(scoped, with_address: bool) -> User:
+    """A committed (hence expired) User "rel", with one Address "r@x" when asked: the
+    object the refresh-of-a-relationship claims refresh."""
+    u = User(name="rel", addresses=[Address(email="r@x")] if with_address else [])
+    scoped.add(u)
+    scoped.commit()
+    return u
+
+
 @pytest.mark.claim("scoped-api.refresh-named-lazy-relationship")
 def test_refresh_loads_named_lazy_relationship(scoped, db):
     """refresh(obj, ['addresses']) loads it now; refresh(obj) leaves it lazy."""
     try:
-        u = User(name="rel", addresses=[Address(email="r@x")])
-        scoped.add(u)
-        scoped.commit()
+        u = _committed_user(scoped, with_address=True)
         scoped.refresh(u)
         assert "addresses" not in u.__dict__, "a lazy relationship is not refreshed implicitly"
         with capture_sql(scoped.get_bind()) as sql:
@@ -265,9 +272,7 @@ def test_refresh_loads_named_lazy_relationship(scoped, db):
 def test_refresh_relationship_only_raises_in_1_4(scoped, db):
     """In 1.4 naming only a relationship in refresh() is an error, which says to use expire()."""
     try:
-        u = User(name="rel")
-        scoped.add(u)
-        scoped.commit()
+        u = _committed_user(scoped, with_address=False)
         with pytest.raises(sqlalchemy.exc.InvalidRequestError, match=re.escape(
                 "No column-based properties specified for refresh operation. "
                 "Use session.expire() to reload collections and related items.")):
@@ -280,9 +285,7 @@ def test_refresh_relationship_only_raises_in_1_4(scoped, db):
 def test_refresh_relationship_only_is_ignored_from_2_0_0_to_2_0_3(scoped, db):
     """2.0.0-2.0.3: refresh() naming only a lazy relationship returns without loading it."""
     try:
-        u = User(name="rel", addresses=[Address(email="r@x")])
-        scoped.add(u)
-        scoped.commit()
+        u = _committed_user(scoped, with_address=True)
         with capture_sql(db.engine) as sql:
             scoped.refresh(u, ["addresses"])
         assert "addresses" not in u.__dict__, "the named lazy relationship must stay unloaded"

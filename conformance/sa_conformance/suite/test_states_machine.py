@@ -21,7 +21,7 @@ from sa_conformance.orm_models import Item, metadata
 from sa_conformance.state_model import Model
 from sa_conformance.attribution import attach_repro, attribute
 from sa_conformance.repro_engine import ReproEngine
-from sa_conformance.state_repro import redact, render_script
+from sa_conformance.state_repro import render_script
 from sa_conformance.world.machine import budget
 
 pick = st.integers(min_value=0, max_value=10**6)
@@ -338,5 +338,5 @@ def test_repro_script_reports_the_first_differing_step(tmp_path):
 
 @pytest.mark.selfcheck
 def test_repro_script_redacts_server_password():
-    script = render_script(SMALL_WALK, engine=ReproEngine(redact("mysql+pymysql://root:s3cret@db.example:3306/test")))
+    script = render_script(SMALL_WALK, engine=ReproEngine("mysql+pymysql://root:s3cret@db.example:3306/test"))
     assert "s3cret" not in script and "***" in script and "fill it in" in script

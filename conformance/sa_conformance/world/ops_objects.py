@@ -158,17 +158,24 @@ def expire_all(w: World, s: Sess) -> None:
         expire(w, o)
 
 
-def refresh(w: World, s: Sess, o: Obj, ids: dict) -> None:
-    """"refresh() ... all attributes are expired ... a query will be issued
-    immediately" (after an autoflush when autoflush is on): current values
-    from the transaction's view, pending changes discarded."""
-    expire(w, o)
+def _load_name(w: World, s: Sess, o: Obj, ids: dict) -> None:
+    """The SELECT that loads ``name``: an autoflush first when autoflush is on,
+    then the value in the Session's transaction (which it begins)."""
     if s.autoflush:
         flush(w, s, ids)
     autobegin(w, s)
     connect(w, s)
     o.name = o.base = w.view(s)[o.id]
-    o.loaded = o.pk_loaded = True
+    o.loaded = True
+
+
+def refresh(w: World, s: Sess, o: Obj, ids: dict) -> None:
+    """"refresh() ... all attributes are expired ... a query will be issued
+    immediately" (after an autoflush when autoflush is on): current values
+    from the transaction's view, pending changes discarded."""
+    expire(w, o)
+    _load_name(w, s, o, ids)
+    o.pk_loaded = True
 
 
 def refresh_attrs(w: World, s: Sess, o: Obj, ids: dict) -> None:
@@ -177,12 +184,7 @@ def refresh_attrs(w: World, s: Sess, o: Obj, ids: dict) -> None:
     (after an autoflush when autoflush is on); the primary key keeps its
     state (an expired one stays expired)."""
     o.loaded, o.dirty, o.base, o.name = False, False, None, None
-    if s.autoflush:
-        flush(w, s, ids)
-    autobegin(w, s)
-    connect(w, s)
-    o.name = o.base = w.view(s)[o.id]
-    o.loaded = True
+    _load_name(w, s, o, ids)
 
 
 def read(w: World, s: Sess, o: Obj, ids: dict) -> str:
@@ -192,12 +194,8 @@ def read(w: World, s: Sess, o: Obj, ids: dict) -> str:
     refresh operation cannot proceed")."""
     if o.loaded:
         return o.name
-    if s.autoflush:
-        flush(w, s, ids)
-    autobegin(w, s)
-    connect(w, s)
-    o.name = o.base = w.view(s)[o.id]
-    o.loaded = o.pk_loaded = True
+    _load_name(w, s, o, ids)
+    o.pk_loaded = True
     return o.name
 
 
